@@ -1,0 +1,223 @@
+// Package jetstream is the NATS JetStream driver of the bus: the topic is a
+// stream, each subscription a durable pull consumer, and per-group ordering
+// is enforced by an in-process scheduler in front of the handler.
+//
+// JetStream has no message groups, so ordering is ours:
+//
+//   - the scheduler holds a group's later messages in memory while an
+//     earlier one is in flight or waiting for its retry, and extends their
+//     ack deadline (InProgress) so the server does not redeliver them;
+//   - a message is acknowledged with a confirmed ack (DoubleAck) before the
+//     next message of its group is handed over;
+//   - at start the consumer is reset to its ack floor (nats-server >= 2.14),
+//     so messages a previous process left unacknowledged are redelivered
+//     first and in stream order, instead of after their ack wait behind
+//     newer messages of the same group.
+//
+// The same code runs against the embedded server (see Embedded) and a NATS
+// cluster.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/orderlane/orderlane/bus"
+)
+
+// Header names carried on every message.
+const (
+	HeaderGroup = "Orderlane-Group"
+	// Dead-letter headers.
+	HeaderSubscription = "Orderlane-Subscription"
+	HeaderError        = "Orderlane-Error"
+	HeaderAttempts     = "Orderlane-Attempts"
+	HeaderOriginalSeq  = "Orderlane-Original-Seq"
+	HeaderOriginalSubj = "Orderlane-Original-Subject"
+	HeaderFailedAt     = "Orderlane-Failed-At"
+)
+
+// Config configures the topic and dead-letter streams.
+type Config struct {
+	// Stream is the topic stream. Defaults to "ORDERLANE_EVENTS".
+	Stream string
+	// Subjects is the subject prefix of the topic. Defaults to
+	// "orderlane.events".
+	Subjects string
+	// DeadLetterStream defaults to "ORDERLANE_DEADLETTERS", with subjects
+	// under DeadLetterSubjects (default "orderlane.deadletters").
+	DeadLetterStream   string
+	DeadLetterSubjects string
+	// Replicas is the stream replication factor: 1 embedded, 3 on a
+	// cluster. Defaults to 1.
+	Replicas int
+	// MaxAge is how long the topic keeps messages (replay horizon).
+	// Defaults to 7 days. Dead letters are kept 30 days.
+	MaxAge time.Duration
+	// DuplicateWindow is how long the broker remembers message IDs.
+	// Defaults to 2 minutes.
+	DuplicateWindow time.Duration
+	// PublishTimeout bounds one append. Defaults to 5s.
+	PublishTimeout time.Duration
+	// AckWait is how long the server waits for an acknowledgement before
+	// redelivering. Held messages are kept alive with InProgress.
+	// Defaults to 30s.
+	AckWait time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Stream, "ORDERLANE_EVENTS")
+	def(&c.Subjects, "orderlane.events")
+	def(&c.DeadLetterStream, "ORDERLANE_DEADLETTERS")
+	def(&c.DeadLetterSubjects, "orderlane.deadletters")
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 7 * 24 * time.Hour
+	}
+	if c.DuplicateWindow <= 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Bus is the JetStream topic. It implements the bus publisher and
+// subscriber sides.
+type Bus struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// New creates or updates the streams (idempotent) and returns the bus. The
+// connection stays the caller's to close.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
+	cfg = cfg.WithDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "orderlane topic: every accepted marketplace push",
+		Subjects:    []string{cfg.Subjects + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.MaxAge,
+		Duplicates:  cfg.DuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Stream, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.DeadLetterStream,
+		Description: "orderlane dead letters, one subject per subscription",
+		Subjects:    []string{cfg.DeadLetterSubjects + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      30 * 24 * time.Hour,
+		Duplicates:  cfg.DuplicateWindow,
+	}); err != nil {
+		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.DeadLetterStream, err)
+	}
+	return &Bus{cfg: cfg, nc: nc, js: js, stream: stream}, nil
+}
+
+// Publish appends m and waits for the server's acknowledgement, which the
+// server sends only after the message is stored (and, with sync always,
+// fsynced; on a cluster, after a quorum has it).
+func (b *Bus) Publish(ctx context.Context, m bus.Message) (bus.PublishResult, error) {
+	if m.Group == "" {
+		return bus.PublishResult{}, errors.New("jetstream: publish: message group is required")
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	msg := &nats.Msg{
+		Subject: b.cfg.Subjects + "." + m.Subject,
+		Data:    m.Data,
+		Header:  nats.Header{HeaderGroup: []string{m.Group}},
+	}
+	if m.ID != "" {
+		msg.Header[jetstream.MsgIDHeader] = []string{m.ID}
+	}
+	ack, err := b.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return bus.PublishResult{}, fmt.Errorf("jetstream: publish: %w", err)
+	}
+	return bus.PublishResult{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Ping reports whether the topic stream answers.
+func (b *Bus) Ping(ctx context.Context) error {
+	if _, err := b.stream.Info(ctx); err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", b.cfg.Stream, err)
+	}
+	return nil
+}
+
+// DeadLetterSubject is where subscription name's dead letters go.
+func (b *Bus) DeadLetterSubject(name string) string {
+	return b.cfg.DeadLetterSubjects + "." + name
+}
+
+// JetStream exposes the client for tools and tests (dead-letter inspection).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Config returns the effective configuration.
+func (b *Bus) Config() Config { return b.cfg }
+
+func (b *Bus) deadLetter(ctx context.Context, name string, m jetstream.Msg, seq uint64, attempts int, cause error) error {
+	hdr := nats.Header{}
+	for k, v := range m.Headers() {
+		hdr[k] = v
+	}
+	errText := cause.Error()
+	if len(errText) > 1024 {
+		errText = errText[:1024]
+	}
+	hdr.Set(HeaderSubscription, name)
+	hdr.Set(HeaderError, errText)
+	hdr.Set(HeaderAttempts, strconv.Itoa(attempts))
+	hdr.Set(HeaderOriginalSeq, strconv.FormatUint(seq, 10))
+	hdr.Set(HeaderOriginalSubj, m.Subject())
+	hdr.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	// One dead letter per (subscription, original message), even if this
+	// publish is retried.
+	hdr.Set(jetstream.MsgIDHeader, name+":"+strconv.FormatUint(seq, 10))
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	_, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: b.DeadLetterSubject(name), Data: m.Data(), Header: hdr})
+	if err != nil {
+		return fmt.Errorf("jetstream: dead-letter: %w", err)
+	}
+	return nil
+}

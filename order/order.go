@@ -1,0 +1,150 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by a Repository when an order does not exist.
+var ErrNotFound = errors.New("order not found")
+
+// Key identifies one order across marketplaces.
+type Key struct {
+	Platform Platform
+	ShopID   string
+	OrderID  string
+}
+
+// Order is the unified view of one marketplace order.
+type Order struct {
+	Platform Platform `json:"platform"`
+	ShopID   string   `json:"shop_id"`
+	OrderID  string   `json:"order_id"`
+	// Status is the unified status; StatusUnknown when the latest raw status
+	// has no mapping.
+	Status Status `json:"status"`
+	// PlatformStatus is the marketplace's raw status as last applied.
+	PlatformStatus string `json:"platform_status"`
+	// PlatformUpdateTime is the marketplace's time of the status in force.
+	PlatformUpdateTime time.Time `json:"platform_update_time"`
+	// CreatedAt is when orderlane first saw the order.
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is when orderlane last changed the order (a new event, even
+	// one that did not move the status).
+	UpdatedAt time.Time `json:"updated_at"`
+	// LastSeq is the topic sequence of the last event applied; an event
+	// with a sequence at or below it is a redelivery and changes nothing.
+	LastSeq uint64 `json:"last_seq"`
+	// EventCount is how many distinct events were applied.
+	EventCount int `json:"event_count"`
+}
+
+// Key returns the order's identity.
+func (o *Order) Key() Key { return Key{o.Platform, o.ShopID, o.OrderID} }
+
+// Outcome says what applying one event did.
+type Outcome int
+
+// Outcomes of Apply.
+const (
+	// Applied: the event was recorded in the order's history.
+	Applied Outcome = iota + 1
+	// Duplicate: an event with the same idempotency key was applied before,
+	// or the event's sequence is at or below the order's LastSeq; nothing
+	// changed.
+	Duplicate
+)
+
+// ApplyResult tells the caller what an event did to its order.
+type ApplyResult struct {
+	Outcome Outcome
+	// StatusChanged is true when the event moved the order's status.
+	StatusChanged bool
+	// Stale is true when the event carried a status older than the order's
+	// current one: kept in history, status untouched.
+	Stale bool
+}
+
+// Apply is the status rule: it folds e into o. o is the order as stored (a
+// zero Order for a first event, whose identity Apply fills in). An event
+// moves the status only if it carries one and its UpdateTime is not older
+// than the status in force, so out-of-order delivery never moves a status
+// back. Events without a status (tracking, documents, ...) only join the
+// history. Duplicate detection is the repository's job; Apply assumes e is
+// new.
+func (o *Order) Apply(e *Event, now time.Time) ApplyResult {
+	if o.OrderID == "" {
+		o.Platform, o.ShopID, o.OrderID = e.Platform, e.ShopID, e.OrderID
+		o.CreatedAt = now
+	}
+	res := ApplyResult{Outcome: Applied}
+	if e.PlatformStatus != "" && e.Status != "" {
+		switch {
+		case o.PlatformStatus != "" && e.UpdateTime.Before(o.PlatformUpdateTime):
+			res.Stale = true
+		case o.PlatformStatus != "" && e.UpdateTime.IsZero() && !o.PlatformUpdateTime.IsZero():
+			res.Stale = true
+		default:
+			res.StatusChanged = o.Status != e.Status || o.PlatformStatus != e.PlatformStatus
+			o.Status, o.PlatformStatus = e.Status, e.PlatformStatus
+			o.PlatformUpdateTime = e.UpdateTime
+		}
+	}
+	if e.Seq > o.LastSeq {
+		o.LastSeq = e.Seq
+	}
+	o.EventCount++
+	o.UpdatedAt = now
+	return res
+}
+
+// EventRecord is one event in an order's history, as processed.
+type EventRecord struct {
+	Seq            uint64    `json:"seq"`
+	Key            string    `json:"key"`
+	Kind           Kind      `json:"kind"`
+	PushType       string    `json:"push_type"`
+	PlatformStatus string    `json:"platform_status,omitempty"`
+	Status         Status    `json:"status,omitempty"`
+	UpdateTime     time.Time `json:"update_time,omitzero"`
+	ReceivedAt     time.Time `json:"received_at"`
+	AppliedAt      time.Time `json:"applied_at"`
+	StatusChanged  bool      `json:"status_changed"`
+	Stale          bool      `json:"stale"`
+}
+
+// Filter selects orders for List. Zero fields do not filter.
+type Filter struct {
+	Platform     Platform
+	ShopID       string
+	Status       Status
+	UpdatedSince time.Time
+	// Limit caps the page size. Defaults to 100, at most 1000.
+	Limit int
+	// Cursor continues a previous page (Page.NextCursor).
+	Cursor string
+}
+
+// Page is one page of List, ordered by UpdatedAt, then identity.
+type Page struct {
+	Orders []Order
+	// NextCursor is empty on the last page.
+	NextCursor string
+}
+
+// ErrBadCursor is returned by List for a cursor it did not issue.
+var ErrBadCursor = errors.New("bad cursor")
+
+// Repository stores orders. Implementations own the transaction: Apply is
+// atomic (order row and history entry together) and idempotent (an event
+// whose Key was applied before, or whose Seq is not above the order's
+// LastSeq, changes nothing and reports Duplicate).
+type Repository interface {
+	Apply(ctx context.Context, e *Event) (ApplyResult, error)
+	Get(ctx context.Context, k Key) (Order, error)
+	Events(ctx context.Context, k Key) ([]EventRecord, error)
+	List(ctx context.Context, f Filter) (Page, error)
+	// Ping reports whether the store is usable.
+	Ping(ctx context.Context) error
+}
