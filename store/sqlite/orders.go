@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orderlane/orderlane/order"
+)
+
+var _ order.Repository = (*Store)(nil)
+
+const orderCols = `platform, shop_id, order_id, status, platform_status, platform_update, created_at, updated_at, last_seq, event_count`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanOrder(row scanner) (order.Order, error) {
+	var (
+		o                    order.Order
+		platform, status     string
+		pupdate, created, up int64
+	)
+	err := row.Scan(&platform, &o.ShopID, &o.OrderID, &status, &o.PlatformStatus, &pupdate, &created, &up, &o.LastSeq, &o.EventCount)
+	if err != nil {
+		return o, err
+	}
+	o.Platform, o.Status = order.Platform(platform), order.Status(status)
+	o.PlatformUpdateTime, o.CreatedAt, o.UpdatedAt = fromNanos(pupdate), fromNanos(created), fromNanos(up)
+	return o, nil
+}
+
+// Apply records e in its order's history and folds it into the order by
+// order.(*Order).Apply, atomically. It is idempotent: see order.Repository.
+func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, error) {
+	if !e.Kind.IsOrder() || e.OrderID == "" {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: apply: event %s is not an order event", e.Key)
+	}
+	var res order.ApplyResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = applyTx(tx, e, time.Now().UTC())
+		return err
+	})
+	return res, err
+}
+
+func applyTx(tx *sql.Tx, e *order.Event, now time.Time) (order.ApplyResult, error) {
+	o, err := scanOrder(tx.QueryRow(`SELECT `+orderCols+` FROM orders WHERE platform = ? AND shop_id = ? AND order_id = ?`,
+		string(e.Platform), e.ShopID, e.OrderID))
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: load order: %w", err)
+	}
+	if exists && e.Seq != 0 && e.Seq <= o.LastSeq {
+		return order.ApplyResult{Outcome: order.Duplicate}, nil
+	}
+	var one int
+	switch err := tx.QueryRow(`SELECT 1 FROM order_events WHERE key = ?`, e.Key).Scan(&one); {
+	case err == nil:
+		return order.ApplyResult{Outcome: order.Duplicate}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return order.ApplyResult{}, fmt.Errorf("sqlite: check event key: %w", err)
+	}
+	res := o.Apply(e, now)
+	if _, err := tx.Exec(`INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (platform, shop_id, order_id) DO UPDATE SET
+			status = excluded.status, platform_status = excluded.platform_status,
+			platform_update = excluded.platform_update, updated_at = excluded.updated_at,
+			last_seq = excluded.last_seq, event_count = excluded.event_count`,
+		string(o.Platform), o.ShopID, o.OrderID, string(o.Status), o.PlatformStatus,
+		nanos(o.PlatformUpdateTime), nanos(o.CreatedAt), nanos(o.UpdatedAt), o.LastSeq, o.EventCount); err != nil {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: upsert order: %w", err)
+	}
+	if _, err := tx.Exec(`INSERT INTO order_events (platform, shop_id, order_id, seq, key, kind, push_type,
+			platform_status, status, update_time, received_at, applied_at, status_changed, stale, payload)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		string(e.Platform), e.ShopID, e.OrderID, e.Seq, e.Key, string(e.Kind), e.PushType,
+		e.PlatformStatus, string(e.Status), nanos(e.UpdateTime), nanos(e.ReceivedAt), nanos(now),
+		res.StatusChanged, res.Stale, []byte(e.Payload)); err != nil {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	return res, nil
+}
+
+// Get returns one order or order.ErrNotFound.
+func (s *Store) Get(ctx context.Context, k order.Key) (order.Order, error) {
+	o, err := scanOrder(s.r.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE platform = ? AND shop_id = ? AND order_id = ?`,
+		string(k.Platform), k.ShopID, k.OrderID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, order.ErrNotFound
+	}
+	if err != nil {
+		return o, fmt.Errorf("sqlite: get order: %w", err)
+	}
+	return o, nil
+}
+
+// Events returns the order's history in processing order, or
+// order.ErrNotFound when the order does not exist.
+func (s *Store) Events(ctx context.Context, k order.Key) ([]order.EventRecord, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, key, kind, push_type, platform_status, status, update_time,
+			received_at, applied_at, status_changed, stale
+		FROM order_events WHERE platform = ? AND shop_id = ? AND order_id = ? ORDER BY id`,
+		string(k.Platform), k.ShopID, k.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	defer rows.Close()
+	out := []order.EventRecord{}
+	for rows.Next() {
+		var (
+			r                  order.EventRecord
+			kind, status       string
+			upd, recv, applied int64
+		)
+		if err := rows.Scan(&r.Seq, &r.Key, &kind, &r.PushType, &r.PlatformStatus, &status, &upd, &recv, &applied,
+			&r.StatusChanged, &r.Stale); err != nil {
+			return nil, fmt.Errorf("sqlite: events: %w", err)
+		}
+		r.Kind, r.Status = order.Kind(kind), order.Status(status)
+		r.UpdateTime, r.ReceivedAt, r.AppliedAt = fromNanos(upd), fromNanos(recv), fromNanos(applied)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	if len(out) == 0 {
+		if _, err := s.Get(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+type cursor struct {
+	UpdatedAt int64  `json:"u"`
+	Platform  string `json:"p"`
+	ShopID    string `json:"s"`
+	OrderID   string `json:"o"`
+}
+
+func encodeCursor(o order.Order) string {
+	b, _ := json.Marshal(cursor{nanos(o.UpdatedAt), string(o.Platform), o.ShopID, o.OrderID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return c, order.ErrBadCursor
+	}
+	return c, nil
+}
+
+// List returns orders by ascending UpdatedAt (then identity), so a client
+// that follows NextCursor sees every order changed since it started, and an
+// order changed during the walk again at the end.
+func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var (
+		where []string
+		args  []any
+	)
+	if f.Platform != "" {
+		where, args = append(where, "platform = ?"), append(args, string(f.Platform))
+	}
+	if f.ShopID != "" {
+		where, args = append(where, "shop_id = ?"), append(args, f.ShopID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if !f.UpdatedSince.IsZero() {
+		where, args = append(where, "updated_at >= ?"), append(args, nanos(f.UpdatedSince))
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return order.Page{}, err
+		}
+		where = append(where, "(updated_at, platform, shop_id, order_id) > (?, ?, ?, ?)")
+		args = append(args, c.UpdatedAt, c.Platform, c.ShopID, c.OrderID)
+	}
+	q := `SELECT ` + orderCols + ` FROM orders`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY updated_at, platform, shop_id, order_id LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return order.Page{}, fmt.Errorf("sqlite: list: %w", err)
+	}
+	defer rows.Close()
+	p := order.Page{Orders: []order.Order{}}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return order.Page{}, fmt.Errorf("sqlite: list: %w", err)
+		}
+		p.Orders = append(p.Orders, o)
+	}
+	if err := rows.Err(); err != nil {
+		return order.Page{}, fmt.Errorf("sqlite: list: %w", err)
+	}
+	if len(p.Orders) > limit {
+		p.Orders = p.Orders[:limit]
+		p.NextCursor = encodeCursor(p.Orders[limit-1])
+	}
+	return p, nil
+}
+
+// Append records e in the audit log; a second append of the same topic
+// sequence changes nothing.
+func (s *Store) Append(ctx context.Context, e *order.Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO audit_log (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq) DO NOTHING`,
+			e.Seq, string(e.Platform), e.ShopID, e.OrderID, string(e.Kind), e.PushType, e.Key,
+			nanos(e.ReceivedAt), nanos(time.Now()), []byte(e.Payload))
+		if err != nil {
+			return fmt.Errorf("sqlite: audit append: %w", err)
+		}
+		return nil
+	})
+}
+
+// AuditCount returns how many events the audit log holds.
+func (s *Store) AuditCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: audit count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,279 @@
+// Package sqlite is the embedded order store: SQLite through the pure-Go
+// modernc.org/sqlite driver, in WAL mode.
+//
+// Writes from concurrent callers are coalesced into shared transactions by a
+// single writer goroutine (group commit): each caller's work runs inside its
+// own savepoint, so one failing write never undoes another, and one commit
+// (one fsync with synchronous=FULL) covers the whole batch. Reads use a
+// separate pool and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Config configures the store.
+type Config struct {
+	// Path is the database file. Required.
+	Path string
+	// Synchronous is SQLite's synchronous pragma: "FULL" makes every commit
+	// durable against power loss, "NORMAL" only against a process crash.
+	// Defaults to FULL.
+	Synchronous string
+	// MaxBatch caps how many concurrent writes share one transaction.
+	// Defaults to 256.
+	MaxBatch int
+	// Readers is the size of the read pool. Defaults to 4.
+	Readers int
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Synchronous == "" {
+		c.Synchronous = "FULL"
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.Readers <= 0 {
+		c.Readers = 4
+	}
+	return c
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("sqlite: Path is required")
+	}
+	switch c.Synchronous {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return fmt.Errorf("sqlite: Synchronous %q: want FULL, NORMAL or EXTRA", c.Synchronous)
+	}
+	return nil
+}
+
+// Store implements order.Repository and audit.Log on one SQLite file.
+type Store struct {
+	w, r   *sql.DB
+	writes chan *writeOp
+	cfg    Config
+
+	closeOnce sync.Once
+	done      chan struct{}
+	stopped   chan struct{}
+}
+
+type writeOp struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	errc chan error
+}
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("sqlite: store closed")
+
+// Open opens (creating if needed) and migrates the database.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dsn := func(readonly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+cfg.Synchronous+")")
+		q.Add("_pragma", "foreign_keys(1)")
+		if readonly {
+			q.Add("_pragma", "query_only(1)")
+		} else {
+			q.Set("_txlock", "immediate")
+		}
+		return "file:" + cfg.Path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	r.SetMaxOpenConns(cfg.Readers)
+	r.SetMaxIdleConns(cfg.Readers)
+	s := &Store{
+		w: w, r: r, cfg: cfg,
+		writes:  make(chan *writeOp, cfg.MaxBatch),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer after the writes already queued and closes the
+// database. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		<-s.stopped
+		err = errors.Join(s.w.Close(), s.r.Close())
+	})
+	return err
+}
+
+// Ping reports whether both pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// write runs fn inside a savepoint of a shared transaction and returns once
+// that transaction has committed (or fn or the commit failed).
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.writes <- op:
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.errc:
+		return err
+	case <-s.stopped:
+		// The writer has exited; it may have handled op just before.
+		select {
+		case err := <-op.errc:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		// The op may still commit; the caller treats this as a failure and
+		// retries, which the idempotent writes absorb.
+		return ctx.Err()
+	}
+}
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	batch := make([]*writeOp, 0, s.cfg.MaxBatch)
+	for {
+		var first *writeOp
+		select {
+		case first = <-s.writes:
+		case <-s.done:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case op := <-s.writes:
+					s.commit(append(batch[:0], op))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case op := <-s.writes:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*writeOp) {
+	fail := func(err error) {
+		for _, op := range batch {
+			op.errc <- err
+		}
+	}
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	errs := make([]error, len(batch))
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+			errs[i] = fmt.Errorf("sqlite: savepoint: %w", err)
+			continue
+		}
+		if err := op.fn(tx); err != nil {
+			errs[i] = err
+			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
+				_ = tx.Rollback()
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE op"); err != nil {
+			_ = tx.Rollback()
+			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	for i, op := range batch {
+		op.errc <- errs[i]
+	}
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
