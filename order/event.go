@@ -97,3 +97,17 @@ func (e *Event) Group() string {
 	b.WriteString(e.OrderID)
 	return b.String()
 }
+
+// Encode is the event's wire form on the topic (JSON).
+func (e *Event) Encode() ([]byte, error) { return json.Marshal(e) }
+
+// DecodeEvent reads an event from its wire form and sets its topic
+// sequence.
+func DecodeEvent(data []byte, seq uint64) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return e, err
+	}
+	e.Seq = seq
+	return e, nil
+}

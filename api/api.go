@@ -1,0 +1,198 @@
+// Package api is the query HTTP API (orders and their history) and the
+// operational endpoints (/healthz, /readyz, /metrics).
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orderlane/orderlane/httperror"
+	"github.com/orderlane/orderlane/order"
+)
+
+// Config configures the API.
+type Config struct {
+	// Token is the bearer token every /api/ call must present. Required.
+	Token string
+	// Ready reports whether the service can take pushes (stream and store
+	// usable); /readyz answers 503 with its error otherwise.
+	Ready func(ctx context.Context) error
+	// Metrics serves /metrics; nil serves 404.
+	Metrics http.Handler
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// API serves the query and operational endpoints.
+type API struct {
+	cfg       Config
+	repo      order.Repository
+	tokenHash [32]byte
+	mux       *http.ServeMux
+	log       *slog.Logger
+}
+
+// New returns the API over repo.
+func New(cfg Config, repo order.Repository) (*API, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("api: Token is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &API{cfg: cfg, repo: repo, tokenHash: sha256.Sum256([]byte(cfg.Token)), mux: http.NewServeMux(), log: cfg.Logger}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	if cfg.Metrics != nil {
+		a.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}", a.auth(a.getOrder))
+	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}/events", a.auth(a.getEvents))
+	a.mux.Handle("GET /api/v1/orders", a.auth(a.listOrders))
+	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "no API endpoint at "+r.Method+" "+r.URL.Path)
+	})
+	return a, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// auth checks the bearer token in constant time (over hashes, so the
+// token's length does not leak either).
+func (a *API) auth(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if !ok || subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="orderlane"`)
+			httperror.Write(w, http.StatusUnauthorized, httperror.CodeUnauthorized, "a valid bearer token is required")
+			return
+		}
+		next(w, r)
+	})
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.cfg.Ready(ctx); err != nil {
+			httperror.Write(w, http.StatusServiceUnavailable, httperror.CodeUnavailable, err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func orderKey(r *http.Request) (order.Key, bool) {
+	k := order.Key{
+		Platform: order.Platform(r.PathValue("platform")),
+		ShopID:   r.PathValue("shop_id"),
+		OrderID:  r.PathValue("order_id"),
+	}
+	return k, k.Platform.Valid()
+}
+
+func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
+	k, ok := orderKey(r)
+	if !ok {
+		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "unknown platform "+strconv.Quote(string(k.Platform)))
+		return
+	}
+	o, err := a.repo.Get(r.Context(), k)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (a *API) getEvents(w http.ResponseWriter, r *http.Request) {
+	k, ok := orderKey(r)
+	if !ok {
+		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "unknown platform "+strconv.Quote(string(k.Platform)))
+		return
+	}
+	evs, err := a.repo.Events(r.Context(), k)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+}
+
+type listResponse struct {
+	Orders     []order.Order `json:"orders"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+func (a *API) listOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := order.Filter{
+		Platform: order.Platform(q.Get("platform")),
+		ShopID:   q.Get("shop_id"),
+		Status:   order.Status(q.Get("status")),
+		Cursor:   q.Get("cursor"),
+	}
+	bad := func(msg string) { httperror.Write(w, http.StatusBadRequest, httperror.CodeBadRequest, msg) }
+	if f.Platform != "" && !f.Platform.Valid() {
+		bad("platform: want shopee, lazada or tiktok")
+		return
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		bad("status: not a unified status")
+		return
+	}
+	if s := q.Get("updated_since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			bad("updated_since: want an RFC 3339 time")
+			return
+		}
+		f.UpdatedSince = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			bad("limit: want 1 to 1000")
+			return
+		}
+		f.Limit = n
+	}
+	p, err := a.repo.List(r.Context(), f)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listResponse{Orders: p.Orders, NextCursor: p.NextCursor})
+}
+
+// fail maps repository errors to responses.
+func (a *API) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, order.ErrNotFound):
+		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "order not found")
+	case errors.Is(err, order.ErrBadCursor):
+		httperror.Write(w, http.StatusBadRequest, httperror.CodeBadRequest, "cursor: not one this API issued")
+	default:
+		a.log.Error("api", "err", err)
+		httperror.Write(w, http.StatusInternalServerError, httperror.CodeInternal, "internal error")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

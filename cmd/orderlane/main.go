@@ -1,0 +1,195 @@
+// Command orderlane is the order backbone for marketplace sellers.
+//
+//	orderlane serve     [--config FILE] [flags]   serve on the embedded default
+//	orderlane simulate  [--config FILE] [flags]   send signed pushes to a running server and check the result
+//	orderlane version
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/server"
+	"github.com/orderlane/orderlane/simulate"
+)
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "simulate":
+		err = runSimulate(os.Args[2:])
+	case "version":
+		fmt.Println("orderlane", version)
+	case "help", "-h", "--help":
+		usage(os.Stdout)
+	default:
+		fmt.Fprintf(os.Stderr, "orderlane: unknown command %q\n\n", os.Args[1])
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orderlane:", err)
+		os.Exit(1)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: orderlane <command> [flags]
+
+commands:
+  serve      receive marketplace pushes and serve the order API (embedded NATS JetStream + SQLite)
+  simulate   send signed pushes for N orders to a running server and check every order's final state
+  version    print the version
+
+Run "orderlane <command> -h" for the command's flags. Settings: docs/configuration.md.
+`)
+}
+
+// loadConfig reads the YAML file (flag or ORDERLANE_CONFIG), then the
+// environment, then applies the flags that were set.
+func loadConfig(path string, override func(*config.Config)) (config.Config, error) {
+	if path == "" {
+		path = os.Getenv("ORDERLANE_CONFIG")
+	}
+	var c config.Config
+	if path != "" {
+		if err := c.LoadFile(path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.LoadEnv(os.LookupEnv); err != nil {
+		return c, err
+	}
+	override(&c)
+	c = c.WithDefaults()
+	return c, c.Validate()
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	path := fs.String("config", "", "YAML config file (or ORDERLANE_CONFIG)")
+	addr := fs.String("http-addr", "", "HTTP listen address (ORDERLANE_HTTP_ADDR; default :8080)")
+	dir := fs.String("data-dir", "", "data directory (ORDERLANE_DATA_DIR; default ./data)")
+	fsync := fs.String("fsync", "", `"always" or an interval such as 1s (ORDERLANE_FSYNC; default always)`)
+	fs.Parse(args)
+	cfg, err := loadConfig(*path, func(c *config.Config) {
+		set(&c.HTTPAddr, *addr)
+		set(&c.DataDir, *dir)
+		set(&c.Fsync, *fsync)
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down: finishing requests and events in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func runSimulate(args []string) error {
+	fs := flag.NewFlagSet("simulate", flag.ExitOnError)
+	path := fs.String("config", "", "YAML config file with the same secrets as the server (or ORDERLANE_CONFIG)")
+	url := fs.String("url", "", "server base URL (default: from the config's http_addr)")
+	orders := fs.Int("orders", 300, "orders to simulate, spread over the configured marketplaces")
+	shops := fs.Int("shops", 5, "shops per marketplace")
+	conc := fs.Int("concurrency", 32, "parallel senders")
+	dup := fs.Float64("duplicates", 0.1, "share of pushes sent twice")
+	shuffle := fs.Float64("shuffle", 0.2, "share of orders whose pushes arrive out of order")
+	timeout := fs.Duration("apply-timeout", 60*time.Second, "how long to wait for every order's final state")
+	seed := fs.Uint64("seed", 0, "random seed (0: random)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Parse(args)
+	cfg, err := loadConfig(*path, func(*config.Config) {})
+	if err != nil {
+		return err
+	}
+	base := *url
+	if base == "" {
+		base = cfg.BaseURL()
+	}
+	token := cfg.APIToken
+	if token == "" {
+		// The server generated one at first start.
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "api-token"))
+		if err != nil {
+			return fmt.Errorf("no api_token in the config and none in the data dir: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	off := func(r float64) float64 { // the simulator reads 0 as "default"
+		if r == 0 {
+			return -1
+		}
+		return r
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := simulate.Run(ctx, simulate.Options{
+		BaseURL: base, APIToken: token,
+		Shopee: cfg.Shopee, Lazada: cfg.Lazada, TikTok: cfg.TikTok,
+		Orders: *orders, Shops: *shops, Concurrency: *conc,
+		DuplicateRatio: off(*dup), ShuffleRatio: off(*shuffle), Seed: *seed,
+		ApplyTimeout: *timeout, Progress: os.Stderr,
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(os.Stdout); err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return errors.New("simulation found problems (see the report)")
+	}
+	return nil
+}
+
+func set(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,284 @@
+// Package config is orderlane's configuration: one struct with documented
+// defaults, filled from an optional YAML file, then the environment, then
+// flags (each overriding the previous).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `orderlane serve` and `orderlane simulate` read.
+type Config struct {
+	// HTTPAddr is the listen address of the HTTP server
+	// (ORDERLANE_HTTP_ADDR). Defaults to ":8080".
+	HTTPAddr string `yaml:"http_addr"`
+	// DataDir holds the JetStream files, the SQLite database and the
+	// generated API token (ORDERLANE_DATA_DIR). Defaults to "./data".
+	DataDir string `yaml:"data_dir"`
+	// APIToken authorises the query API (ORDERLANE_API_TOKEN). When empty,
+	// a token is generated at first start, stored in DataDir/api-token and
+	// printed once.
+	APIToken string `yaml:"api_token"`
+	// Fsync is when appended events reach the disk (ORDERLANE_FSYNC):
+	// "always" (the default) fsyncs before every acknowledgement, so an
+	// acknowledged push survives power loss; a duration ("1s", "2m") fsyncs
+	// that often, so an acknowledged push survives a process crash but the
+	// last interval can be lost on power loss. See docs/durability.md.
+	Fsync string `yaml:"fsync"`
+	// MaxBodyBytes caps a webhook body (ORDERLANE_MAX_BODY_BYTES); larger
+	// pushes get 413. Defaults to 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// PublishTimeout bounds the durable append behind one push
+	// (ORDERLANE_PUBLISH_TIMEOUT); past it the push gets 503 and the
+	// marketplace retries. Defaults to 2s, inside every marketplace's
+	// deadline but Lazada's 500 ms, which a healthy append meets by far.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// NATSListen, if set, opens a client port on the embedded NATS server
+	// for tools ("127.0.0.1:4222") (ORDERLANE_NATS_LISTEN). Off by default.
+	NATSListen string `yaml:"nats_listen"`
+	// LogLevel is debug, info, warn or error (ORDERLANE_LOG_LEVEL).
+	// Defaults to info.
+	LogLevel string `yaml:"log_level"`
+	// Workers is how many order groups each subscription handles at once
+	// (ORDERLANE_WORKERS). Defaults to 32.
+	Workers int `yaml:"workers"`
+	// MaxAttempts is how many times a subscription tries an event before
+	// dead-lettering it (ORDERLANE_MAX_ATTEMPTS). Defaults to 8.
+	MaxAttempts int `yaml:"max_attempts"`
+
+	Shopee Shopee `yaml:"shopee"`
+	Lazada Lazada `yaml:"lazada"`
+	TikTok TikTok `yaml:"tiktok"`
+}
+
+// Shopee holds the Shopee Open Platform settings.
+type Shopee struct {
+	// PartnerID (ORDERLANE_SHOPEE_PARTNER_ID) and PartnerKey
+	// (ORDERLANE_SHOPEE_PARTNER_KEY) are the app's API credentials.
+	PartnerID  string `yaml:"partner_id"`
+	PartnerKey string `yaml:"partner_key"`
+	// PushKey is the Live Push partner key (ORDERLANE_SHOPEE_PUSH_KEY);
+	// pushes are verified with it, then with PartnerKey.
+	PushKey string `yaml:"push_key"`
+	// CallbackURL is the push URL exactly as registered in the Shopee
+	// console (ORDERLANE_SHOPEE_CALLBACK_URL): Shopee signs it literally.
+	CallbackURL string `yaml:"callback_url"`
+}
+
+// Lazada holds the Lazada Open Platform app credentials
+// (ORDERLANE_LAZADA_APP_KEY, ORDERLANE_LAZADA_APP_SECRET).
+type Lazada struct {
+	AppKey    string `yaml:"app_key"`
+	AppSecret string `yaml:"app_secret"`
+}
+
+// TikTok holds the TikTok Shop app credentials (ORDERLANE_TIKTOK_APP_KEY,
+// ORDERLANE_TIKTOK_APP_SECRET).
+type TikTok struct {
+	AppKey    string `yaml:"app_key"`
+	AppSecret string `yaml:"app_secret"`
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.Fsync == "" {
+		c.Fsync = "always"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 2 * time.Second
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 32
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	return c
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("config: http_addr %q: %w", c.HTTPAddr, err)
+	}
+	if _, err := c.FsyncInterval(); err != nil {
+		return err
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.MaxBodyBytes > 64<<20 {
+		return fmt.Errorf("config: max_body_bytes %d: at most 64 MiB", c.MaxBodyBytes)
+	}
+	if c.Shopee.CallbackURL != "" && !strings.HasPrefix(c.Shopee.CallbackURL, "http") {
+		return fmt.Errorf("config: shopee.callback_url %q: want the full registered URL", c.Shopee.CallbackURL)
+	}
+	return nil
+}
+
+// FsyncInterval parses Fsync: 0 means fsync before every acknowledgement.
+func (c Config) FsyncInterval() (time.Duration, error) {
+	if c.Fsync == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.Fsync)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf(`config: fsync %q: want "always" or a positive duration such as "1s"`, c.Fsync)
+	}
+	return d, nil
+}
+
+// Missing returns, per marketplace, the first unset setting its webhook
+// needs (named as its environment variable); absent when complete.
+func (c Config) Missing() map[string]string {
+	out := map[string]string{}
+	switch {
+	case c.Shopee.PushKey == "" && c.Shopee.PartnerKey == "":
+		out["shopee"] = "ORDERLANE_SHOPEE_PUSH_KEY"
+	case c.Shopee.CallbackURL == "":
+		out["shopee"] = "ORDERLANE_SHOPEE_CALLBACK_URL"
+	}
+	switch {
+	case c.Lazada.AppKey == "":
+		out["lazada"] = "ORDERLANE_LAZADA_APP_KEY"
+	case c.Lazada.AppSecret == "":
+		out["lazada"] = "ORDERLANE_LAZADA_APP_SECRET"
+	}
+	switch {
+	case c.TikTok.AppKey == "":
+		out["tiktok"] = "ORDERLANE_TIKTOK_APP_KEY"
+	case c.TikTok.AppSecret == "":
+		out["tiktok"] = "ORDERLANE_TIKTOK_APP_SECRET"
+	}
+	return out
+}
+
+// LoadFile reads a YAML file over c. Unknown keys are an error, so a typo
+// does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// env lists the environment variables and where each goes.
+func (c *Config) env() []envVar {
+	return []envVar{
+		{"ORDERLANE_HTTP_ADDR", &c.HTTPAddr},
+		{"ORDERLANE_DATA_DIR", &c.DataDir},
+		{"ORDERLANE_API_TOKEN", &c.APIToken},
+		{"ORDERLANE_FSYNC", &c.Fsync},
+		{"ORDERLANE_MAX_BODY_BYTES", &c.MaxBodyBytes},
+		{"ORDERLANE_PUBLISH_TIMEOUT", &c.PublishTimeout},
+		{"ORDERLANE_NATS_LISTEN", &c.NATSListen},
+		{"ORDERLANE_LOG_LEVEL", &c.LogLevel},
+		{"ORDERLANE_WORKERS", &c.Workers},
+		{"ORDERLANE_MAX_ATTEMPTS", &c.MaxAttempts},
+		{"ORDERLANE_SHOPEE_PARTNER_ID", &c.Shopee.PartnerID},
+		{"ORDERLANE_SHOPEE_PARTNER_KEY", &c.Shopee.PartnerKey},
+		{"ORDERLANE_SHOPEE_PUSH_KEY", &c.Shopee.PushKey},
+		{"ORDERLANE_SHOPEE_CALLBACK_URL", &c.Shopee.CallbackURL},
+		{"ORDERLANE_LAZADA_APP_KEY", &c.Lazada.AppKey},
+		{"ORDERLANE_LAZADA_APP_SECRET", &c.Lazada.AppSecret},
+		{"ORDERLANE_TIKTOK_APP_KEY", &c.TikTok.AppKey},
+		{"ORDERLANE_TIKTOK_APP_SECRET", &c.TikTok.AppSecret},
+	}
+}
+
+type envVar struct {
+	name string
+	dst  any
+}
+
+// LoadEnv overrides c with the ORDERLANE_* variables that lookup finds
+// (os.LookupEnv in main).
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	for _, v := range c.env() {
+		s, ok := lookup(v.name)
+		if !ok {
+			continue
+		}
+		switch dst := v.dst.(type) {
+		case *string:
+			*dst = s
+		case *int:
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: want a whole number", v.name, s)
+			}
+			*dst = n
+		case *int64:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: want a whole number", v.name, s)
+			}
+			*dst = n
+		case *time.Duration:
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: want a duration such as 2s", v.name, s)
+			}
+			*dst = d
+		}
+	}
+	return nil
+}
+
+// Load builds the configuration: defaults, then the YAML file at path (if
+// not empty), then the environment.
+func Load(path string, lookup func(string) (string, bool)) (Config, error) {
+	var c Config
+	if path != "" {
+		if err := c.LoadFile(path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.LoadEnv(lookup); err != nil {
+		return c, err
+	}
+	c = c.WithDefaults()
+	return c, c.Validate()
+}
+
+// BaseURL is the URL a client on this machine uses to reach HTTPAddr.
+func (c Config) BaseURL() string {
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return "http://" + c.HTTPAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
