@@ -1,0 +1,41 @@
+# orderlane — run `make help` for the targets.
+GO       ?= go
+BIN      ?= bin/orderlane
+CONFIG   ?= dev/orderlane.dev.yaml
+GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test test-short lint bench fuzz simulate clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build the binary into bin/
+	$(GO) build -o $(BIN) ./cmd/orderlane
+
+run: build ## serve on the embedded default with the development config (test secrets)
+	$(BIN) serve --config $(CONFIG)
+
+simulate: build ## send signed pushes for 1000 orders to the server `make run` started, and check them
+	$(BIN) simulate --config $(CONFIG) --orders 1000
+
+test: ## run every test with the race detector (service-backed tests run when their URL variables are set)
+	$(GO) test -race -count=1 ./...
+
+test-short: ## quick tests only (no end-to-end process tests)
+	$(GO) test -short -count=1 ./...
+
+lint: ## gofmt, go vet and golangci-lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(GOLANGCI) run ./...
+
+bench: ## Go benchmarks of the hot paths (verify+parse, append, apply)
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	@for pkg in shopee lazada tiktok; do for f in FuzzParse FuzzVerify; do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-20s} ./marketplace/$$pkg || exit 1; done; done
+
+clean: ## remove build output and the development data dir
+	rm -rf bin data/dev
