@@ -52,14 +52,18 @@ type fakeServer struct {
 	queue   chan order.Event
 	applied chan struct{} // closed when the applier has stopped
 
-	mu       sync.Mutex
-	arrived  map[string]bool // bodies received before, for dropFirst
-	keys     map[string]bool // idempotency keys applied
-	orders   map[order.Key]*order.Order
-	dropped  int // 503 answers
-	dupes    int // pushes whose key was applied before
-	stale    int // status events older than the status in force
-	rejected atomic.Int64
+	mu      sync.Mutex
+	arrived map[string]bool // bodies received before, for dropFirst
+	keys    map[string]bool // idempotency keys applied
+	orders  map[order.Key]*order.Order
+	history map[order.Key][]order.EventRecord
+	// swapHistory makes the events endpoint lie: the first two entries of
+	// every history swapped, as a server applying out of order would show.
+	swapHistory bool
+	dropped     int // 503 answers
+	dupes       int // pushes whose key was applied before
+	stale       int // status events older than the status in force
+	rejected    atomic.Int64
 }
 
 // newFakeServer starts a fake orderlane server; it is closed when the test
@@ -85,10 +89,12 @@ func newFakeServer(t *testing.T, dropFirst func(body []byte) bool) *fakeServer {
 		arrived:   map[string]bool{},
 		keys:      map[string]bool{},
 		orders:    map[order.Key]*order.Order{},
+		history:   map[order.Key][]order.EventRecord{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/{platform}", f.push)
 	mux.HandleFunc("GET /api/v1/orders/{platform}/{shop_id}/{order_id}", f.getOrder)
+	mux.HandleFunc("GET /api/v1/orders/{platform}/{shop_id}/{order_id}/events", f.getEvents)
 	f.Server = httptest.NewServer(mux)
 	go f.apply()
 	t.Cleanup(func() {
@@ -162,6 +168,7 @@ func (f *fakeServer) apply() {
 			if o.Apply(&ev, time.Now()).Stale {
 				f.stale++
 			}
+			f.history[k] = append(f.history[k], order.EventRecord{Key: ev.Key, ReceivedAt: ev.ReceivedAt, AppliedAt: time.Now()})
 		default:
 			f.keys[ev.Key] = true
 		}
@@ -192,6 +199,30 @@ func (f *fakeServer) getOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(o)
+}
+
+func (f *fakeServer) getEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+testToken {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "bad token")
+		return
+	}
+	k := order.Key{
+		Platform: order.Platform(r.PathValue("platform")),
+		ShopID:   r.PathValue("shop_id"),
+		OrderID:  r.PathValue("order_id"),
+	}
+	f.mu.Lock()
+	evs := append([]order.EventRecord{}, f.history[k]...)
+	if f.swapHistory && len(evs) >= 2 {
+		evs[0], evs[1] = evs[1], evs[0]
+	}
+	f.mu.Unlock()
+	if len(evs) == 0 {
+		writeError(w, http.StatusNotFound, "not_found", order.ErrNotFound.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"events": evs})
 }
 
 // counts returns the fake's counters.

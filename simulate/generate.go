@@ -42,6 +42,9 @@ type push struct {
 	signature string
 	// final marks a push that carries the order's final status.
 	final bool
+	// key is the idempotency key the server derives (by the marketplace's
+	// own parser), to find the push in an order's history.
+	key string
 }
 
 // delivery is one send of a push; a duplicate resends a push already in the
@@ -64,9 +67,11 @@ type orderPlan struct {
 	sends       []delivery
 
 	// Set by the order's sender (read only after the send phase).
-	sent          int  // deliveries made
-	failed        int  // deliveries never accepted
-	finalAccepted bool // some push carrying the final status was accepted
+	sent          int           // deliveries made
+	failed        int           // deliveries never accepted
+	finalAccepted bool          // some push carrying the final status was accepted
+	acked         []string      // keys of the accepted pushes, in acknowledgement order
+	last          chan struct{} // open loop: closed when the previous delivery ended
 }
 
 // generator builds order plans. Decisions come from plan, seeded by the
@@ -383,16 +388,27 @@ func (g *generator) newPlan(p order.Platform, shopID, orderID string, steps []st
 
 // push signs body for p.
 func (g *generator) push(p order.Platform, body []byte, final bool) *push {
-	var sig string
+	var (
+		sig string
+		e   order.Event
+		err error
+	)
 	switch p {
 	case order.Shopee:
 		sig = g.shopee(body)
+		e, err = shopee.Parse(body, g.now)
 	case order.Lazada:
 		sig = g.lazada(body)
+		e, err = lazada.Parse(body, g.now)
 	case order.TikTok:
 		sig = g.tiktok(body)
+		e, err = tiktok.Parse(body, g.now)
 	}
-	return &push{path: "/webhooks/" + string(p), body: body, signature: sig, final: final}
+	if err != nil {
+		// The generator's own bodies always parse; this would be a bug here.
+		panic(fmt.Sprintf("simulate: generated %s push does not parse: %v", p, err))
+	}
+	return &push{path: "/webhooks/" + string(p), body: body, signature: sig, final: final, key: e.Key}
 }
 
 // sequence decides the send order of an order's pushes: lifecycle order,

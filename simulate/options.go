@@ -60,6 +60,21 @@ type Options struct {
 	// Progress, if not nil, receives a live progress line rewritten with
 	// "\r" about four times a second and ended with "\n".
 	Progress io.Writer
+	// Rate, when positive, runs the send phase open loop: deliveries are
+	// scheduled at Rate per second whatever the server's speed, and each
+	// ack latency is measured from the delivery's intended send time, so
+	// queueing is not hidden (no coordinated omission). One order's
+	// deliveries still go in sequence. Zero (the default) runs closed loop:
+	// Concurrency senders, each sending as fast as it is answered.
+	Rate float64
+	// SendOnly skips the checks after the send phase (for measuring a bare
+	// HTTP sink). APIToken is then not needed.
+	SendOnly bool
+	// CheckEvents is how many orders (a spread sample) get their event
+	// history read after the run, to measure the time from acceptance to
+	// application and to check that every order's events were applied in
+	// the order they were acknowledged. Defaults to 1000; negative: none.
+	CheckEvents int
 	// HTTPClient sends the pushes and the queries. Defaults to a client with
 	// keep-alive, MaxIdleConnsPerHost = Concurrency and a 10s timeout per
 	// request.
@@ -74,6 +89,7 @@ const (
 	DefaultDuplicateRatio = 0.1
 	DefaultShuffleRatio   = 0.2
 	DefaultApplyTimeout   = 60 * time.Second
+	DefaultCheckEvents    = 1000
 )
 
 // withDefaults returns o with zero fields set to their defaults.
@@ -102,6 +118,9 @@ func (o Options) withDefaults() Options {
 	if o.ApplyTimeout <= 0 {
 		o.ApplyTimeout = DefaultApplyTimeout
 	}
+	if o.CheckEvents == 0 {
+		o.CheckEvents = DefaultCheckEvents
+	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	return o
 }
@@ -114,8 +133,11 @@ func (o Options) validate() error {
 	if u, err := url.Parse(o.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("simulate: BaseURL %q: want an http(s) URL such as http://127.0.0.1:8080", o.BaseURL)
 	}
-	if o.APIToken == "" {
+	if o.APIToken == "" && !o.SendOnly {
 		return errors.New("simulate: APIToken is required to check the orders")
+	}
+	if o.Rate < 0 {
+		return fmt.Errorf("simulate: Rate %v: want 0 (closed loop) or a positive rate", o.Rate)
 	}
 	if o.DuplicateRatio > 1 {
 		return fmt.Errorf("simulate: DuplicateRatio %v: want at most 1", o.DuplicateRatio)
@@ -160,7 +182,11 @@ func (o Options) client() (*http.Client, bool) {
 		return o.HTTPClient, false
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = max(o.Concurrency, tr.MaxIdleConns)
-	tr.MaxIdleConnsPerHost = o.Concurrency
+	conns := o.Concurrency
+	if o.Rate > 0 {
+		conns = maxOpenInFlight
+	}
+	tr.MaxIdleConns = max(conns, tr.MaxIdleConns)
+	tr.MaxIdleConnsPerHost = conns
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,12 +19,13 @@ const progressEvery = 250 * time.Millisecond
 // rewritten with "\r" and ended with "\n" by close. A nil *progress does
 // nothing.
 type progress struct {
-	w       io.Writer
-	stats   *sendStats
-	correct *atomic.Int64
-	orders  int
-	start   time.Time
-	sendEnd atomic.Int64 // Unix nanoseconds; 0 while sending
+	closeOnce sync.Once
+	w         io.Writer
+	stats     *sendStats
+	correct   *atomic.Int64
+	orders    int
+	start     time.Time
+	sendEnd   atomic.Int64 // Unix nanoseconds; 0 while sending
 
 	width int // of the last line written, to blank its tail
 	stop  chan struct{}
@@ -70,7 +72,7 @@ func (p *progress) close() {
 	if p == nil {
 		return
 	}
-	close(p.stop)
+	p.closeOnce.Do(func() { close(p.stop) })
 	<-p.done
 }
 

@@ -40,6 +40,10 @@ type Report struct {
 	// requests that got no answer as "network"; retried ones included.
 	Errors map[string]int `json:"errors"`
 
+	// Mode is "closed" (Concurrency senders as fast as answered) or "open"
+	// (deliveries scheduled at TargetRate per second).
+	Mode       string  `json:"mode"`
+	TargetRate float64 `json:"target_rate,omitempty"`
 	// SendSeconds is the duration of the send phase.
 	SendSeconds float64 `json:"send_seconds"`
 	// AcceptedPerSec is Accepted / SendSeconds.
@@ -52,6 +56,23 @@ type Report struct {
 	// state in the query API; null when some did not within
 	// Options.ApplyTimeout.
 	ApplyLagSeconds *float64 `json:"apply_lag_seconds"`
+
+	// EventsChecked counts the events read back from the sampled orders'
+	// histories (Options.CheckEvents); ApplyLatencyMS summarises, over
+	// them, the time from the gateway receiving a push to the order store
+	// applying it (both stamped by the server's clock).
+	EventsChecked  int     `json:"events_checked"`
+	ApplyLatencyMS Latency `json:"apply_latency_ms"`
+	// OrderingViolations counts sampled orders whose history applied the
+	// acknowledged pushes in another order than they were acknowledged
+	// (each order's pushes are sent one after the other, so the topic
+	// holds them in that order); MissingEvents counts acknowledged pushes
+	// absent from their order's history. Both must be 0.
+	OrderingViolations int `json:"ordering_violations"`
+	MissingEvents      int `json:"missing_events"`
+	// ServerRSSMiB is the server's resident memory after the run, from its
+	// /metrics (0 when not available).
+	ServerRSSMiB float64 `json:"server_rss_mib"`
 
 	// OrdersCorrect and OrdersWrong split Orders by whether the query API
 	// finally showed the expected status and platform status.
@@ -103,7 +124,8 @@ type PlatformReport struct {
 // final state and every push was eventually accepted (errors that a retry
 // overcame are fine).
 func (r Report) OK() bool {
-	return r.Orders > 0 && r.OrdersCorrect == r.Orders && r.OrdersWrong == 0 && r.Failed == 0
+	return r.Orders > 0 && r.OrdersCorrect == r.Orders && r.OrdersWrong == 0 && r.Failed == 0 &&
+		r.OrderingViolations == 0 && r.MissingEvents == 0
 }
 
 // latencyOf summarises d, which it sorts.
@@ -159,13 +181,26 @@ func (r Report) WriteText(w io.Writer) error {
 	p("\nduplicates sent\t%d\n", r.DuplicatesSent)
 	p("retries\t%d\n", r.Retries)
 	p("errors\t%s\n", formatErrors(r.Errors))
-	p("send\t%.2f s, %.0f accepted/s\n", r.SendSeconds, r.AcceptedPerSec)
+	if r.Mode == "open" {
+		p("send\topen loop at %.0f/s: %.2f s, %.0f accepted/s\n", r.TargetRate, r.SendSeconds, r.AcceptedPerSec)
+	} else {
+		p("send\tclosed loop: %.2f s, %.0f accepted/s\n", r.SendSeconds, r.AcceptedPerSec)
+	}
 	l := r.AckLatencyMS
 	p("ack latency ms\tp50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 	if r.ApplyLagSeconds != nil {
 		p("apply lag\t%.2f s\n", *r.ApplyLagSeconds)
 	} else {
 		p("apply lag\tnot every order was applied in time\n")
+	}
+	if r.EventsChecked > 0 {
+		a := r.ApplyLatencyMS
+		p("receive to apply ms\tp50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%d events)\n", a.P50, a.P90, a.P99, a.P999, a.Max, r.EventsChecked)
+		p("ordering violations\t%d\n", r.OrderingViolations)
+		p("acked but missing\t%d\n", r.MissingEvents)
+	}
+	if r.ServerRSSMiB > 0 {
+		p("server RSS\t%.1f MiB\n", r.ServerRSSMiB)
 	}
 	p("orders wrong\t%d\n", r.OrdersWrong)
 	if r.OK() {

@@ -55,7 +55,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 
 	s := &sender{client: client, baseURL: o.BaseURL, stats: stats}
 	start := time.Now()
-	latencies := s.run(ctx, plans, o.Concurrency)
+	var latencies []time.Duration
+	if o.Rate > 0 {
+		rep.Mode, rep.TargetRate = "open", o.Rate
+		latencies = s.runOpen(ctx, plans, o.Rate)
+	} else {
+		rep.Mode = "closed"
+		latencies = s.run(ctx, plans, o.Concurrency)
+	}
 	sendEnd := time.Now()
 	prog.sent(sendEnd)
 
@@ -77,6 +84,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
+	if o.SendOnly {
+		prog.close()
+		return rep, nil
+	}
 
 	got, allRight, err := v.run(ctx, plans, sendEnd.Add(o.ApplyTimeout))
 	if !allRight.IsZero() {
@@ -84,7 +95,29 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		rep.ApplyLagSeconds = &lag
 	}
 	rep.tally(plans, got, o.platforms())
-	return rep, err
+	if err != nil {
+		return rep, err
+	}
+	prog.close()
+	if o.CheckEvents > 0 {
+		if err := v.checkEvents(ctx, sample(plans, o.CheckEvents), &rep); err != nil {
+			return rep, err
+		}
+	}
+	rep.ServerRSSMiB = v.serverRSS(ctx)
+	return rep, nil
+}
+
+// sample returns up to n plans spread evenly over plans.
+func sample(plans []*orderPlan, n int) []*orderPlan {
+	if n >= len(plans) {
+		return plans
+	}
+	out := make([]*orderPlan, 0, n)
+	for i := range n {
+		out = append(out, plans[i*len(plans)/n])
+	}
+	return out
 }
 
 // tally fills the per-order counts of r from the plans and what the query

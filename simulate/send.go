@@ -90,37 +90,125 @@ func (s *sender) deliverOrder(ctx context.Context, plan *orderPlan, lat []time.D
 			return lat
 		}
 		var ok bool
-		ok, lat = s.deliver(ctx, d.push, lat)
+		ok, lat = s.deliver(ctx, d.push, time.Time{}, lat)
 		if ctx.Err() != nil {
 			return lat
 		}
-		s.stats.sent.Add(1)
-		plan.sent++
-		if d.duplicate {
-			s.stats.duplicates.Add(1)
-		}
-		if !ok {
-			s.stats.failed.Add(1)
-			plan.failed++
-			continue
-		}
-		s.stats.accepted.Add(1)
-		if d.push.final {
-			plan.finalAccepted = true
-		}
+		s.record(plan, d, ok)
 	}
 	return lat
 }
 
+// record counts one finished delivery of plan.
+func (s *sender) record(plan *orderPlan, d delivery, ok bool) {
+	s.stats.sent.Add(1)
+	plan.sent++
+	if d.duplicate {
+		s.stats.duplicates.Add(1)
+	}
+	if !ok {
+		s.stats.failed.Add(1)
+		plan.failed++
+		return
+	}
+	s.stats.accepted.Add(1)
+	if d.push.final {
+		plan.finalAccepted = true
+	}
+	if !d.duplicate {
+		plan.acked = append(plan.acked, d.push.key)
+	}
+}
+
+// maxOpenInFlight bounds the requests an open-loop run keeps open; past it
+// the schedule slips (and the slip shows in the latencies, which are
+// measured from the intended send times).
+const maxOpenInFlight = 4096
+
+// openWindow is how many orders an open-loop run interleaves: one delivery
+// of each in turn, so two deliveries of one order are about
+// openWindow/Rate seconds apart.
+const openWindow = 2000
+
+// runOpen delivers every plan open loop at rate deliveries per second.
+// Each order's deliveries still go in sequence: one waits for the
+// previous one of its order to end (and that wait counts in its latency).
+func (s *sender) runOpen(ctx context.Context, plans []*orderPlan, rate float64) []time.Duration {
+	type slot struct {
+		plan *orderPlan
+		i    int
+	}
+	var slots []slot
+	for c := 0; c < len(plans); c += openWindow {
+		chunk := plans[c:min(c+openWindow, len(plans))]
+		for round, more := 0, true; more; round++ {
+			more = false
+			for _, p := range chunk {
+				if round < len(p.sends) {
+					slots = append(slots, slot{p, round})
+					more = true
+				}
+			}
+		}
+	}
+	var (
+		mu  sync.Mutex
+		lat = make([]time.Duration, 0, len(slots))
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, maxOpenInFlight)
+	)
+	interval := float64(time.Second) / rate
+	start := time.Now()
+	for k, sl := range slots {
+		intended := start.Add(time.Duration(float64(k) * interval))
+		if d := time.Until(intended); d > 0 && !sleep(ctx, d) {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		prev, done := sl.plan.last, make(chan struct{})
+		sl.plan.last = done
+		wg.Go(func() {
+			defer func() { <-sem; close(done) }()
+			if prev != nil {
+				<-prev
+			}
+			d := sl.plan.sends[sl.i]
+			ok, one := s.deliver(ctx, d.push, intended, nil)
+			if ctx.Err() != nil {
+				return
+			}
+			s.record(sl.plan, d, ok)
+			mu.Lock()
+			lat = append(lat, one...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return lat
+}
+
 // deliver sends one push, retrying 503, 429 and unanswered requests, and
-// reports whether it was accepted (2xx).
-func (s *sender) deliver(ctx context.Context, p *push, lat []time.Duration) (bool, []time.Duration) {
+// reports whether it was accepted (2xx). Each answered try's latency is
+// appended to lat, measured from the try's start, or, when intended is set
+// (open loop), the final answer's from the intended send time.
+func (s *sender) deliver(ctx context.Context, p *push, intended time.Time, lat []time.Duration) (bool, []time.Duration) {
 	backoff := retryBackoff
 	for try := 1; ; try++ {
 		start := time.Now()
 		code, err := s.post(ctx, p)
-		if err == nil {
+		done := err == nil && (code < 300 || (code != http.StatusServiceUnavailable && code != http.StatusTooManyRequests) || try == maxTries)
+		switch {
+		case err != nil:
+		case intended.IsZero():
 			lat = append(lat, time.Since(start))
+		case done:
+			lat = append(lat, time.Since(intended))
 		}
 		if ctx.Err() != nil {
 			return false, lat

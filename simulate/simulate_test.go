@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,65 @@ func TestLatencyOf(t *testing.T) {
 	}
 	if latencyOf(nil) != (Latency{}) {
 		t.Fatalf("latencyOf(nil) not zero")
+	}
+}
+
+// TestRunChecksHistories: the sampled histories are read, and every
+// acknowledged push is found in acknowledgement order.
+func TestRunChecksHistories(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, nil)
+	rep := run(t, testOptions(f))
+	if rep.EventsChecked == 0 || rep.MissingEvents != 0 || rep.OrderingViolations != 0 {
+		t.Fatalf("events checked %d, missing %d, violations %d", rep.EventsChecked, rep.MissingEvents, rep.OrderingViolations)
+	}
+	if a := rep.ApplyLatencyMS; a.Max < a.P50 || a.P50 < 0 {
+		t.Fatalf("apply latency %+v", a)
+	}
+}
+
+// TestRunDetectsOutOfOrderApply: a server whose histories show events out
+// of acknowledgement order fails the run.
+func TestRunDetectsOutOfOrderApply(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, nil)
+	f.swapHistory = true
+	o := testOptions(f)
+	o.ShuffleRatio, o.DuplicateRatio = -1, -1
+	rep := run(t, o)
+	if rep.OrderingViolations == 0 || rep.OK() {
+		t.Fatalf("violations %d, OK %v: the swapped histories went unnoticed", rep.OrderingViolations, rep.OK())
+	}
+}
+
+// TestRunOpenLoop: the open-loop schedule delivers everything, in order per
+// order, at about the target rate.
+func TestRunOpenLoop(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, nil)
+	o := testOptions(f)
+	o.Rate = 2000
+	rep := run(t, o)
+	if !rep.OK() || rep.Mode != "open" || rep.TargetRate != 2000 {
+		t.Fatalf("open loop report: %+v", rep)
+	}
+	// ~470 deliveries at 2000/s take about 0.24 s; far faster means the
+	// schedule was ignored.
+	if min := float64(rep.PushesSent) / 2000 * 0.8; rep.SendSeconds < min {
+		t.Fatalf("sent %d in %.3f s, faster than the %v/s schedule allows", rep.PushesSent, rep.SendSeconds, o.Rate)
+	}
+}
+
+// TestSendOnlyAgainstSink: the bare sink takes every push and the run skips
+// the checks.
+func TestSendOnlyAgainstSink(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(SinkHandler())
+	defer srv.Close()
+	o := testOptions(&fakeServer{Server: srv})
+	o.APIToken, o.SendOnly = "", true
+	rep := run(t, o)
+	if rep.Accepted != rep.PushesSent || rep.Accepted == 0 || rep.OrdersCorrect != 0 {
+		t.Fatalf("sink run: %+v", rep)
 	}
 }

@@ -2,6 +2,8 @@
 //
 //	orderlane serve     [--config FILE] [flags]   serve on the embedded default
 //	orderlane simulate  [--config FILE] [flags]   send signed pushes to a running server and check the result
+//	orderlane bench     [--config FILE] [flags]   measure a running server (see docs/benchmarks.md)
+//	orderlane sink      [--addr ADDR]             bare HTTP ceiling for bench
 //	orderlane version
 package main
 
@@ -15,8 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +38,10 @@ func main() {
 		err = serve(os.Args[2:])
 	case "simulate":
 		err = runSimulate(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
+	case "sink":
+		err = runSink(os.Args[2:])
 	case "version":
 		fmt.Println("orderlane", version)
 	case "help", "-h", "--help":
@@ -59,6 +63,8 @@ func usage(w io.Writer) {
 commands:
   serve      receive marketplace pushes and serve the order API (embedded NATS JetStream + SQLite)
   simulate   send signed pushes for N orders to a running server and check every order's final state
+  bench      load a running server (closed or open loop), optionally beside a bare HTTP sink, and report figures
+  sink       a bare HTTP server that reads each body and answers 200 (the ceiling bench compares with)
   version    print the version
 
 Run "orderlane <command> -h" for the command's flags. Settings: docs/configuration.md.
@@ -140,20 +146,9 @@ func runSimulate(args []string) error {
 	if base == "" {
 		base = cfg.BaseURL()
 	}
-	token := cfg.APIToken
-	if token == "" {
-		// The server generated one at first start.
-		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "api-token"))
-		if err != nil {
-			return fmt.Errorf("no api_token in the config and none in the data dir: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	off := func(r float64) float64 { // the simulator reads 0 as "default"
-		if r == 0 {
-			return -1
-		}
-		return r
+	token, err := apiTokenOf(cfg)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -161,7 +156,7 @@ func runSimulate(args []string) error {
 		BaseURL: base, APIToken: token,
 		Shopee: cfg.Shopee, Lazada: cfg.Lazada, TikTok: cfg.TikTok,
 		Orders: *orders, Shops: *shops, Concurrency: *conc,
-		DuplicateRatio: off(*dup), ShuffleRatio: off(*shuffle), Seed: *seed,
+		DuplicateRatio: ratioFlag(*dup), ShuffleRatio: ratioFlag(*shuffle), Seed: *seed,
 		ApplyTimeout: *timeout, Progress: os.Stderr,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
