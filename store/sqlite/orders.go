@@ -34,6 +34,22 @@ func scanOrder(row scanner) (order.Order, error) {
 	return o, nil
 }
 
+// Statements of the write path, prepared once (see statements).
+const (
+	loadOrderSQL   = `SELECT ` + orderCols + ` FROM orders WHERE platform = ? AND shop_id = ? AND order_id = ?`
+	upsertOrderSQL = `INSERT INTO orders (` + orderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (platform, shop_id, order_id) DO UPDATE SET
+			status = excluded.status, platform_status = excluded.platform_status,
+			platform_update = excluded.platform_update, updated_at = excluded.updated_at,
+			last_seq = excluded.last_seq, event_count = excluded.event_count`
+	// A key applied before makes the insert a no-op (0 rows): a duplicate.
+	insertEventSQL = `INSERT INTO order_events (platform, shop_id, order_id, seq, key, kind, push_type,
+			platform_status, status, update_time, received_at, applied_at, status_changed, stale, payload)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING`
+	auditSQL = `INSERT INTO audit_log (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq) DO NOTHING`
+)
+
 // Apply records e in its order's history and folds it into the order by
 // order.(*Order).Apply, atomically. It is idempotent: see order.Repository.
 func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, error) {
@@ -41,17 +57,16 @@ func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, e
 		return order.ApplyResult{}, fmt.Errorf("sqlite: apply: event %s is not an order event", e.Key)
 	}
 	var res order.ApplyResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(t *txn) error {
 		var err error
-		res, err = applyTx(tx, e, time.Now().UTC())
+		res, err = applyTx(t, e, time.Now().UTC())
 		return err
 	})
 	return res, err
 }
 
-func applyTx(tx *sql.Tx, e *order.Event, now time.Time) (order.ApplyResult, error) {
-	o, err := scanOrder(tx.QueryRow(`SELECT `+orderCols+` FROM orders WHERE platform = ? AND shop_id = ? AND order_id = ?`,
-		string(e.Platform), e.ShopID, e.OrderID))
+func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
+	o, err := scanOrder(t.stmt(t.s.loadOrder).QueryRow(string(e.Platform), e.ShopID, e.OrderID))
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: load order: %w", err)
@@ -59,30 +74,23 @@ func applyTx(tx *sql.Tx, e *order.Event, now time.Time) (order.ApplyResult, erro
 	if exists && e.Seq != 0 && e.Seq <= o.LastSeq {
 		return order.ApplyResult{Outcome: order.Duplicate}, nil
 	}
-	var one int
-	switch err := tx.QueryRow(`SELECT 1 FROM order_events WHERE key = ?`, e.Key).Scan(&one); {
-	case err == nil:
-		return order.ApplyResult{Outcome: order.Duplicate}, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return order.ApplyResult{}, fmt.Errorf("sqlite: check event key: %w", err)
-	}
 	res := o.Apply(e, now)
-	if _, err := tx.Exec(`INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (platform, shop_id, order_id) DO UPDATE SET
-			status = excluded.status, platform_status = excluded.platform_status,
-			platform_update = excluded.platform_update, updated_at = excluded.updated_at,
-			last_seq = excluded.last_seq, event_count = excluded.event_count`,
+	r, err := t.stmt(t.s.insertEvent).Exec(
+		string(e.Platform), e.ShopID, e.OrderID, e.Seq, e.Key, string(e.Kind), e.PushType,
+		e.PlatformStatus, string(e.Status), nanos(e.UpdateTime), nanos(e.ReceivedAt), nanos(now),
+		res.StatusChanged, res.Stale, []byte(e.Payload))
+	if err != nil {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return order.ApplyResult{}, fmt.Errorf("sqlite: insert event: %w", err)
+	} else if n == 0 {
+		return order.ApplyResult{Outcome: order.Duplicate}, nil // key applied before; nothing written
+	}
+	if _, err := t.stmt(t.s.upsertOrder).Exec(
 		string(o.Platform), o.ShopID, o.OrderID, string(o.Status), o.PlatformStatus,
 		nanos(o.PlatformUpdateTime), nanos(o.CreatedAt), nanos(o.UpdatedAt), o.LastSeq, o.EventCount); err != nil {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: upsert order: %w", err)
-	}
-	if _, err := tx.Exec(`INSERT INTO order_events (platform, shop_id, order_id, seq, key, kind, push_type,
-			platform_status, status, update_time, received_at, applied_at, status_changed, stale, payload)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		string(e.Platform), e.ShopID, e.OrderID, e.Seq, e.Key, string(e.Kind), e.PushType,
-		e.PlatformStatus, string(e.Status), nanos(e.UpdateTime), nanos(e.ReceivedAt), nanos(now),
-		res.StatusChanged, res.Stale, []byte(e.Payload)); err != nil {
-		return order.ApplyResult{}, fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return res, nil
 }
@@ -223,9 +231,8 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 // Append records e in the audit log; a second append of the same topic
 // sequence changes nothing.
 func (s *Store) Append(ctx context.Context, e *order.Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO audit_log (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
-			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq) DO NOTHING`,
+	return s.write(ctx, func(t *txn) error {
+		_, err := t.stmt(t.s.audit).Exec(
 			e.Seq, string(e.Platform), e.ShopID, e.OrderID, string(e.Kind), e.PushType, e.Key,
 			nanos(e.ReceivedAt), nanos(time.Now()), []byte(e.Payload))
 		if err != nil {

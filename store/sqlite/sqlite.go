@@ -67,6 +67,9 @@ type Store struct {
 	w, r   *sql.DB
 	writes chan *writeOp
 	cfg    Config
+	// stmts are prepared once on the single writer connection; a write
+	// uses them through tx.Stmt, which reuses them on that connection.
+	stmts statements
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -75,7 +78,7 @@ type Store struct {
 
 type writeOp struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(*txn) error
 	errc chan error
 }
 
@@ -112,6 +115,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	stmts, err := prepare(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn(true))
 	if err != nil {
 		w.Close()
@@ -120,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxOpenConns(cfg.Readers)
 	r.SetMaxIdleConns(cfg.Readers)
 	s := &Store{
-		w: w, r: r, cfg: cfg,
+		w: w, r: r, cfg: cfg, stmts: stmts,
 		writes:  make(chan *writeOp, cfg.MaxBatch),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -156,7 +164,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // write runs fn inside a savepoint of a shared transaction and returns once
 // that transaction has committed (or fn or the commit failed).
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
 	op := &writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)}
 	select {
 	case <-s.done:
@@ -231,25 +239,26 @@ func (s *Store) commit(batch []*writeOp) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
+	t := &txn{tx: tx, s: &s.stmts}
 	errs := make([]error, len(batch))
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+		if _, err := t.stmt(s.stmts.savepoint).Exec(); err != nil {
 			errs[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		if err := op.fn(tx); err != nil {
+		if err := op.fn(t); err != nil {
 			errs[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
+			if _, rerr := t.stmt(s.stmts.rollbackTo).Exec(); rerr != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE op"); err != nil {
+		if _, err := t.stmt(s.stmts.release).Exec(); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 			return
@@ -263,6 +272,44 @@ func (s *Store) commit(batch []*writeOp) {
 		op.errc <- errs[i]
 	}
 }
+
+// statements are the writer's prepared statements.
+type statements struct {
+	savepoint, rollbackTo, release             *sql.Stmt
+	loadOrder, upsertOrder, insertEvent, audit *sql.Stmt
+}
+
+func prepare(ctx context.Context, db *sql.DB) (statements, error) {
+	var s statements
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.savepoint, "SAVEPOINT op"},
+		{&s.rollbackTo, "ROLLBACK TO op"},
+		{&s.release, "RELEASE op"},
+		{&s.loadOrder, loadOrderSQL},
+		{&s.upsertOrder, upsertOrderSQL},
+		{&s.insertEvent, insertEventSQL},
+		{&s.audit, auditSQL},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return s, fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
+		}
+		*p.dst = st
+	}
+	return s, nil
+}
+
+// txn is the shared transaction one write runs in.
+type txn struct {
+	tx *sql.Tx
+	s  *statements
+}
+
+// stmt binds a prepared statement to the transaction.
+func (t *txn) stmt(st *sql.Stmt) *sql.Stmt { return t.tx.Stmt(st) }
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
