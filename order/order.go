@@ -33,8 +33,9 @@ type Order struct {
 	// UpdatedAt is when orderlane last changed the order (a new event, even
 	// one that did not move the status).
 	UpdatedAt time.Time `json:"updated_at"`
-	// LastSeq is the topic sequence of the last event applied; an event
-	// with a sequence at or below it is a redelivery and changes nothing.
+	// LastSeq is the highest topic sequence applied to the order
+	// (informational: duplicates are recognised by idempotency key, so a
+	// topic recreated with restarting sequences loses nothing).
 	LastSeq uint64 `json:"last_seq"`
 	// EventCount is how many distinct events were applied.
 	EventCount int `json:"event_count"`
@@ -50,8 +51,8 @@ type Outcome int
 const (
 	// Applied: the event was recorded in the order's history.
 	Applied Outcome = iota + 1
-	// Duplicate: an event with the same idempotency key was applied before,
-	// or the event's sequence is at or below the order's LastSeq; nothing
+	// Duplicate: an event with the same idempotency key was applied
+	// before (a redelivery, or the same push appended again); nothing
 	// changed.
 	Duplicate
 )
@@ -138,8 +139,7 @@ var ErrBadCursor = errors.New("bad cursor")
 
 // Repository stores orders. Implementations own the transaction: Apply is
 // atomic (order row and history entry together) and idempotent (an event
-// whose Key was applied before, or whose Seq is not above the order's
-// LastSeq, changes nothing and reports Duplicate).
+// whose Key was applied before changes nothing and reports Duplicate).
 type Repository interface {
 	Apply(ctx context.Context, e *Event) (ApplyResult, error)
 	Get(ctx context.Context, k Key) (Order, error)

@@ -12,7 +12,12 @@
 //   - at start the consumer is reset to its ack floor (nats-server >= 2.14),
 //     so messages a previous process left unacknowledged are redelivered
 //     first and in stream order, instead of after their ack wait behind
-//     newer messages of the same group.
+//     newer messages of the same group. The reset redelivers everything
+//     after the floor, including messages acknowledged out of order above
+//     it (the server keeps no per-message ack record across the reset); a
+//     group stuck in retries holds the floor back, so a restart then hands
+//     over again everything after it. Handlers are idempotent, so this
+//     costs time, not correctness.
 //
 // The same code runs against the embedded server (see Embedded) and a NATS
 // cluster.

@@ -109,7 +109,9 @@ func serve(args []string) error {
 	log := newLogger(cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(ctx, cfg, log)
+	// Start is not interrupted by a signal: a SIGTERM during start-up
+	// shuts down cleanly once everything is up.
+	srv, err := server.Start(context.Background(), cfg, log)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ const (
 			platform_status, status, update_time, received_at, applied_at, status_changed, stale, payload)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING`
 	auditSQL = `INSERT INTO audit_log (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
-		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq) DO NOTHING`
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq, key) DO NOTHING`
 )
 
 // Apply records e in its order's history and folds it into the order by
@@ -67,12 +67,8 @@ func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, e
 
 func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
 	o, err := scanOrder(t.stmt(t.s.loadOrder).QueryRow(string(e.Platform), e.ShopID, e.OrderID))
-	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: load order: %w", err)
-	}
-	if exists && e.Seq != 0 && e.Seq <= o.LastSeq {
-		return order.ApplyResult{Outcome: order.Duplicate}, nil
 	}
 	res := o.Apply(e, now)
 	r, err := t.stmt(t.s.insertEvent).Exec(
@@ -228,8 +224,8 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 	return p, nil
 }
 
-// Append records e in the audit log; a second append of the same topic
-// sequence changes nothing.
+// Append records e in the audit log; a second append of the same event
+// (same topic sequence and key: a redelivery) changes nothing.
 func (s *Store) Append(ctx context.Context, e *order.Event) error {
 	return s.write(ctx, func(t *txn) error {
 		_, err := t.stmt(t.s.audit).Exec(

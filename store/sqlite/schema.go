@@ -54,6 +54,27 @@ var migrations = []string{
 		recorded_at INTEGER NOT NULL,
 		payload     BLOB    NOT NULL
 	);`,
+	// The audit log was keyed by topic sequence alone; a topic recreated
+	// from scratch restarts its sequences, and new events would have been
+	// dropped as redeliveries. A redelivery is the same sequence AND key.
+	`CREATE TABLE audit_log_v2 (
+		id          INTEGER PRIMARY KEY,
+		seq         INTEGER NOT NULL,
+		platform    TEXT    NOT NULL,
+		shop_id     TEXT    NOT NULL,
+		order_id    TEXT    NOT NULL,
+		kind        TEXT    NOT NULL,
+		push_type   TEXT    NOT NULL,
+		key         TEXT    NOT NULL,
+		received_at INTEGER NOT NULL,
+		recorded_at INTEGER NOT NULL,
+		payload     BLOB    NOT NULL,
+		UNIQUE (seq, key)
+	);
+	INSERT INTO audit_log_v2 (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
+		SELECT seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload FROM audit_log ORDER BY seq;
+	DROP TABLE audit_log;
+	ALTER TABLE audit_log_v2 RENAME TO audit_log;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
