@@ -2,7 +2,8 @@
 // body, verifies the marketplace's signature over the raw bytes, parses the
 // push, appends it to the topic, and answers 2xx only after the append is
 // acknowledged. A push that could not be appended gets 503, so the
-// marketplace retries it.
+// marketplace retries it. A push whose idempotency key the filter
+// (Config.Dedup) knows was appended before, and is answered 200 at once.
 package gateway
 
 import (
@@ -29,6 +30,17 @@ type Publisher interface {
 	Publish(ctx context.Context, m bus.Message) (bus.PublishResult, error)
 }
 
+// Deduper is the idempotency filter in front of the append (package dedup).
+type Deduper interface {
+	// Seen reports whether a push with this idempotency key was appended
+	// before. An error means the answer may be incomplete (a tier could
+	// not be asked); the push then goes on to the append, whose broker
+	// dedup is the guard.
+	Seen(ctx context.Context, key string) (bool, error)
+	// Mark records that the push with this key was durably appended.
+	Mark(ctx context.Context, key string) error
+}
+
 // Receiver is one marketplace's push endpoint.
 type Receiver struct {
 	Platform order.Platform
@@ -53,6 +65,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the gateway's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Dedup, if set, answers a push whose key it has seen 200 at once,
+	// without appending it again, and learns each key after its append.
+	// Nil leaves duplicates to the broker's dedup window.
+	Dedup Deduper
 }
 
 // Gateway serves POST /webhooks/{platform}.
@@ -76,6 +92,12 @@ const (
 	ResultTooLarge      = "too_large"
 	ResultUnavailable   = "unavailable"
 	ResultNotConfigured = "not_configured"
+
+	// ResultDuplicateFiltered: the idempotency filter (Config.Dedup) knew
+	// the key, and the push was answered 200 without an append.
+	// ResultDuplicate: the broker dropped the append as a repeat within
+	// its window.
+	ResultDuplicateFiltered = "duplicate_filtered"
 )
 
 // New returns the gateway for the given marketplaces.
@@ -169,6 +191,19 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 	if err != nil {
 		return fail(http.StatusBadRequest, ResultBadRequest, httperror.CodeBadRequest, err.Error())
 	}
+	// Only now, with the signature verified and the push parsed, may its
+	// key be looked up: an unsigned request can neither probe nor mark.
+	dedup := g.cfg.Dedup != nil && e.Key != ""
+	if dedup {
+		seen, err := g.cfg.Dedup.Seen(r.Context(), e.Key)
+		if err != nil {
+			g.log.Debug("idempotency filter incomplete; appending", "platform", e.Platform, "err", err)
+		}
+		if seen {
+			w.WriteHeader(http.StatusOK)
+			return http.StatusOK, ResultDuplicateFiltered
+		}
+	}
 	data, err := e.Encode()
 	if err != nil {
 		return fail(http.StatusBadRequest, ResultBadRequest, httperror.CodeBadRequest, "push is not valid JSON")
@@ -192,6 +227,14 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 	}
 	if res.Duplicate {
 		result = ResultDuplicate
+	}
+	if dedup {
+		// The append succeeded: from now on the key may shortcut. Marked
+		// even if the client has gone (its retry will come); bounded by
+		// the filter's own timeout.
+		if err := g.cfg.Dedup.Mark(context.WithoutCancel(r.Context()), e.Key); err != nil {
+			g.log.Debug("idempotency key kept in process only", "platform", e.Platform, "err", err)
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK, result
