@@ -1,12 +1,15 @@
 // Package marketplace holds what the per-marketplace packages (shopee, lazada,
-// tiktok) share: the errors their push verifiers and parsers return.
+// tiktok) share: the errors their push verifiers and parsers return. Their
+// shared implementation (tolerant JSON types, id checks, idempotency key
+// hashing, the pooled HMAC verifier) lives in marketplace/internal/pushwire.
 //
 // Each marketplace package offers:
 //
 //   - a Verifier whose Verify(signature string, body []byte) error checks the
 //     push signature over the raw bytes in constant time;
-//   - Parse(body []byte) (order.Event, error), a tolerant decoder that maps the
-//     push onto the unified order.Event (group, kind, status, idempotency key);
+//   - Parse(body []byte, receivedAt time.Time) (order.Event, error), a
+//     tolerant decoder that maps the push onto the unified order.Event
+//     (group, kind, status, idempotency key), stamped with receivedAt;
 //   - SignPush, the signing side, used by the simulator and by tests.
 package marketplace
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -72,7 +73,7 @@ func checkEvent(t *testing.T, ev order.Event, body []byte) {
 		t.Fatalf("order kind %q without a shop id", ev.Kind)
 	}
 	for _, s := range []string{ev.ShopID, ev.OrderID} {
-		if strings.ContainsAny(s, ":\x00\n\r") || len(s) > maxIDLen {
+		if strings.ContainsAny(s, ":\x00\n\r") || len(s) > pushwire.MaxIDLen {
 			t.Fatalf("id %q is unsafe in a group", s)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -21,22 +22,22 @@ const (
 
 // envelope is the part common to every push.
 type envelope struct {
-	SellerID    flexID   `json:"seller_id"`
-	MessageType flexInt  `json:"message_type"`
-	Timestamp   unixTime `json:"timestamp"`
-	Data        rawJSON  `json:"data"`
+	SellerID    pushwire.FlexID   `json:"seller_id"`
+	MessageType pushwire.FlexInt  `json:"message_type"`
+	Timestamp   pushwire.UnixTime `json:"timestamp"`
+	Data        pushwire.RawJSON  `json:"data"`
 }
 
 // orderData is the data of trade order (0) and reverse order (10) pushes.
 // A trade order push for a return also carries the reverse ids.
 type orderData struct {
-	TradeOrderID       flexID   `json:"trade_order_id"`
-	TradeOrderLineID   flexID   `json:"trade_order_line_id"`
-	ReverseOrderLineID flexID   `json:"reverse_order_line_id"`
-	OrderStatus        string   `json:"order_status"`
-	ReverseStatus      string   `json:"reverse_status"`
-	StatusUpdateTime   unixTime `json:"status_update_time"`
-	SellerID           flexID   `json:"seller_id"`
+	TradeOrderID       pushwire.FlexID   `json:"trade_order_id"`
+	TradeOrderLineID   pushwire.FlexID   `json:"trade_order_line_id"`
+	ReverseOrderLineID pushwire.FlexID   `json:"reverse_order_line_id"`
+	OrderStatus        string            `json:"order_status"`
+	ReverseStatus      string            `json:"reverse_status"`
+	StatusUpdateTime   pushwire.UnixTime `json:"status_update_time"`
+	SellerID           pushwire.FlexID   `json:"seller_id"`
 }
 
 // decoded holds what Parse decodes, allocated once per push.
@@ -61,27 +62,24 @@ type decoded struct {
 // the raw status and the raw status update time; for notices the
 // timestamp and the raw data bytes. Payload is a copy of body.
 func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
-	if !isObject(body) {
-		return order.Event{}, fmt.Errorf("%w: not a JSON object", marketplace.ErrMalformed)
-	}
 	st := new(decoded) // one allocation for everything json.Unmarshal fills
 	env := &st.env
-	if err := json.Unmarshal(body, env); err != nil {
-		return order.Event{}, decodeError("", err)
+	if err := pushwire.DecodeBody(body, env); err != nil {
+		return order.Event{}, err
 	}
 	switch {
-	case env.MessageType.bad:
+	case env.MessageType.Bad:
 		return order.Event{}, fmt.Errorf("%w: message_type is not an integer", marketplace.ErrMalformed)
-	case !env.MessageType.set:
+	case !env.MessageType.Set:
 		return order.Event{}, fmt.Errorf("%w: message_type missing", marketplace.ErrMalformed)
-	case env.Timestamp.bad:
+	case env.Timestamp.Bad:
 		return order.Event{}, fmt.Errorf("%w: timestamp is not a Unix time", marketplace.ErrMalformed)
 	}
 	shopID, err := sellerID("seller_id", env.SellerID)
 	if err != nil {
 		return order.Event{}, err
 	}
-	mt := env.MessageType.v
+	mt := env.MessageType.Value
 	ev := order.Event{
 		Platform:   order.Lazada,
 		ShopID:     shopID,
@@ -90,13 +88,13 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 		ReceivedAt: receivedAt,
 	}
 	var kbuf [256]byte
-	kb := appendField(kbuf[:0], ev.Platform)
+	kb := pushwire.AppendField(kbuf[:0], ev.Platform)
 
 	if mt != TypeTradeOrder && mt != TypeReverseOrder {
-		if ev.ShopID == "" && env.Data.present() {
+		if ev.ShopID == "" && env.Data.Present() {
 			// Best effort: data of unknown types may be anything.
 			var d struct {
-				SellerID flexID `json:"seller_id"`
+				SellerID pushwire.FlexID `json:"seller_id"`
 			}
 			if json.Unmarshal(env.Data, &d) == nil {
 				if s, err := sellerID("data.seller_id", d.SellerID); err == nil {
@@ -104,21 +102,18 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 				}
 			}
 		}
-		kb = appendField(kb, ev.ShopID)
-		kb = appendField(kb, ev.PushType)
-		kb = appendIntField(kb, env.Timestamp.v)
-		kb = appendField(kb, env.Data)
-		ev.Key = hashKey(ev.Platform, kb)
+		kb = pushwire.AppendField(kb, ev.ShopID)
+		kb = pushwire.AppendField(kb, ev.PushType)
+		kb = pushwire.AppendIntField(kb, env.Timestamp.Value)
+		kb = pushwire.AppendField(kb, env.Data)
+		ev.Key = pushwire.HashKey(ev.Platform, kb)
 		ev.Payload = bytes.Clone(body)
 		return ev, nil
 	}
 
-	if !env.Data.present() {
-		return order.Event{}, fmt.Errorf("%w: data missing", marketplace.ErrMalformed)
-	}
 	d := &st.data
-	if err := json.Unmarshal(env.Data, d); err != nil {
-		return order.Event{}, decodeError("data.", err)
+	if err := pushwire.DecodeData(env.Data, d); err != nil {
+		return order.Event{}, err
 	}
 	if ev.ShopID == "" {
 		if ev.ShopID, err = sellerID("data.seller_id", d.SellerID); err != nil {
@@ -128,25 +123,25 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 			return order.Event{}, fmt.Errorf("%w: seller_id missing", marketplace.ErrMalformed)
 		}
 	}
-	if ev.OrderID, err = id("data.trade_order_id", d.TradeOrderID); err != nil {
+	if ev.OrderID, err = pushwire.ID("data.trade_order_id", d.TradeOrderID); err != nil {
 		return order.Event{}, err
 	}
 	if ev.OrderID == "" {
 		return order.Event{}, fmt.Errorf("%w: data.trade_order_id missing", marketplace.ErrMalformed)
 	}
-	line, err := idRaw("data.trade_order_line_id", d.TradeOrderLineID)
+	line, err := pushwire.IDRaw("data.trade_order_line_id", d.TradeOrderLineID)
 	if err != nil {
 		return order.Event{}, err
 	}
-	reverseLine, err := idRaw("data.reverse_order_line_id", d.ReverseOrderLineID)
+	reverseLine, err := pushwire.IDRaw("data.reverse_order_line_id", d.ReverseOrderLineID)
 	if err != nil {
 		return order.Event{}, err
 	}
-	if ev.UpdateTime, err = timeOf("data.status_update_time", d.StatusUpdateTime); err != nil {
+	if ev.UpdateTime, err = pushwire.TimeOf("data.status_update_time", d.StatusUpdateTime); err != nil {
 		return order.Event{}, err
 	}
 	if mt == TypeTradeOrder {
-		if err := checkText("data.order_status", d.OrderStatus, false); err != nil {
+		if err := pushwire.CheckText("data.order_status", d.OrderStatus, false); err != nil {
 			return order.Event{}, err
 		}
 		ev.Kind = order.KindStatus
@@ -155,7 +150,7 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 			ev.Status = MapStatus(d.OrderStatus)
 		}
 	} else {
-		if err := checkText("data.reverse_status", d.ReverseStatus, false); err != nil {
+		if err := pushwire.CheckText("data.reverse_status", d.ReverseStatus, false); err != nil {
 			return order.Event{}, err
 		}
 		ev.Kind = order.KindReturn
@@ -164,23 +159,23 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 		}
 		ev.PlatformStatus = d.ReverseStatus
 	}
-	kb = appendField(kb, ev.ShopID)
-	kb = appendField(kb, ev.PushType)
-	kb = appendField(kb, ev.OrderID)
-	kb = appendField(kb, line)
-	kb = appendField(kb, reverseLine)
-	kb = appendField(kb, ev.PlatformStatus)
-	kb = appendIntField(kb, d.StatusUpdateTime.v)
-	ev.Key = hashKey(ev.Platform, kb)
+	kb = pushwire.AppendField(kb, ev.ShopID)
+	kb = pushwire.AppendField(kb, ev.PushType)
+	kb = pushwire.AppendField(kb, ev.OrderID)
+	kb = pushwire.AppendField(kb, line)
+	kb = pushwire.AppendField(kb, reverseLine)
+	kb = pushwire.AppendField(kb, ev.PlatformStatus)
+	kb = pushwire.AppendIntField(kb, d.StatusUpdateTime.Value)
+	ev.Key = pushwire.HashKey(ev.Platform, kb)
 	ev.Payload = bytes.Clone(body)
 	return ev, nil
 }
 
 // sellerID validates a seller id; a missing one, or the string "null" that
 // the authorisation expiry push sends, is "".
-func sellerID(field string, f flexID) (string, error) {
-	if string(f.raw) == "null" {
+func sellerID(field string, f pushwire.FlexID) (string, error) {
+	if string(f.Raw) == "null" {
 		return "", nil
 	}
-	return id(field, f)
+	return pushwire.ID(field, f)
 }

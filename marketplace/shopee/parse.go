@@ -2,12 +2,12 @@ package shopee
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -24,11 +24,11 @@ const (
 
 // envelope is the part common to every push.
 type envelope struct {
-	MsgID     flexID   `json:"msg_id"`
-	ShopID    flexID   `json:"shop_id"`
-	Code      flexInt  `json:"code"`
-	Timestamp unixTime `json:"timestamp"`
-	Data      rawJSON  `json:"data"`
+	MsgID     pushwire.FlexID   `json:"msg_id"`
+	ShopID    pushwire.FlexID   `json:"shop_id"`
+	Code      pushwire.FlexInt  `json:"code"`
+	Timestamp pushwire.UnixTime `json:"timestamp"`
+	Data      pushwire.RawJSON  `json:"data"`
 }
 
 // decoded holds what Parse decodes, allocated once per push.
@@ -42,9 +42,9 @@ type decoded struct {
 // tracking_no; 15 ordersn, package_number and status. Other fields are
 // ignored.
 type orderData struct {
-	OrderSN    flexID   `json:"ordersn"`
-	Status     string   `json:"status"`
-	UpdateTime unixTime `json:"update_time"`
+	OrderSN    pushwire.FlexID   `json:"ordersn"`
+	Status     string            `json:"status"`
+	UpdateTime pushwire.UnixTime `json:"update_time"`
 }
 
 // kindOf maps a push code onto an event kind.
@@ -78,88 +78,82 @@ func kindOf(code int64) order.Kind {
 // data bytes as well, since their distinguishing fields vary. Payload is a
 // copy of body.
 func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
-	if !isObject(body) {
-		return order.Event{}, fmt.Errorf("%w: not a JSON object", marketplace.ErrMalformed)
-	}
 	st := new(decoded) // one allocation for everything json.Unmarshal fills
 	env := &st.env
-	if err := json.Unmarshal(body, env); err != nil {
-		return order.Event{}, decodeError("", err)
+	if err := pushwire.DecodeBody(body, env); err != nil {
+		return order.Event{}, err
 	}
 	switch {
-	case env.Code.bad:
+	case env.Code.Bad:
 		return order.Event{}, fmt.Errorf("%w: code is not an integer", marketplace.ErrMalformed)
-	case !env.Code.set:
+	case !env.Code.Set:
 		return order.Event{}, fmt.Errorf("%w: code missing", marketplace.ErrMalformed)
 	}
 	shopID, err := shopIDOf(env.ShopID)
 	if err != nil {
 		return order.Event{}, err
 	}
-	if env.MsgID.bad {
+	if env.MsgID.Bad {
 		return order.Event{}, fmt.Errorf("%w: msg_id is neither a string nor an integer", marketplace.ErrMalformed)
 	}
-	if err := checkText("msg_id", env.MsgID.raw, false); err != nil {
+	if err := pushwire.CheckText("msg_id", env.MsgID.Raw, false); err != nil {
 		return order.Event{}, err
 	}
-	if env.Timestamp.bad {
+	if env.Timestamp.Bad {
 		return order.Event{}, fmt.Errorf("%w: timestamp is not a Unix time", marketplace.ErrMalformed)
 	}
 
 	ev := order.Event{
 		Platform:   order.Shopee,
 		ShopID:     shopID,
-		Kind:       kindOf(env.Code.v),
-		PushType:   strconv.FormatInt(env.Code.v, 10),
+		Kind:       kindOf(env.Code.Value),
+		PushType:   strconv.FormatInt(env.Code.Value, 10),
 		ReceivedAt: receivedAt,
 	}
 	var kbuf [256]byte
-	kb := appendField(kbuf[:0], ev.Platform)
-	kb = appendField(kb, ev.ShopID)
-	kb = appendField(kb, ev.PushType)
+	kb := pushwire.AppendField(kbuf[:0], ev.Platform)
+	kb = pushwire.AppendField(kb, ev.ShopID)
+	kb = pushwire.AppendField(kb, ev.PushType)
 
 	if ev.Kind == order.KindNotice {
-		kb = appendIntField(kb, env.Timestamp.v)
-		kb = appendField(kb, env.Data)
+		kb = pushwire.AppendIntField(kb, env.Timestamp.Value)
+		kb = pushwire.AppendField(kb, env.Data)
 	} else {
 		if shopID == "" {
 			return order.Event{}, fmt.Errorf("%w: shop_id missing", marketplace.ErrMalformed)
 		}
-		if !env.Data.present() {
-			return order.Event{}, fmt.Errorf("%w: data missing", marketplace.ErrMalformed)
-		}
 		d := &st.data
-		if err := json.Unmarshal(env.Data, d); err != nil {
-			return order.Event{}, decodeError("data.", err)
+		if err := pushwire.DecodeData(env.Data, d); err != nil {
+			return order.Event{}, err
 		}
-		if ev.OrderID, err = id("data.ordersn", d.OrderSN); err != nil {
+		if ev.OrderID, err = pushwire.ID("data.ordersn", d.OrderSN); err != nil {
 			return order.Event{}, err
 		}
 		if ev.OrderID == "" {
 			return order.Event{}, fmt.Errorf("%w: data.ordersn missing", marketplace.ErrMalformed)
 		}
-		if err := checkText("data.status", d.Status, false); err != nil {
+		if err := pushwire.CheckText("data.status", d.Status, false); err != nil {
 			return order.Event{}, err
 		}
-		if ev.UpdateTime, err = timeOf("data.update_time", d.UpdateTime); err != nil {
+		if ev.UpdateTime, err = pushwire.TimeOf("data.update_time", d.UpdateTime); err != nil {
 			return order.Event{}, err
 		}
 		ev.PlatformStatus = d.Status
-		if env.Code.v == CodeOrderStatus && d.Status != "" {
+		if env.Code.Value == CodeOrderStatus && d.Status != "" {
 			ev.Status = MapStatus(d.Status)
 		}
-		kb = appendField(kb, ev.OrderID)
-		kb = appendField(kb, d.Status)
-		kb = appendIntField(kb, d.UpdateTime.v)
-		if env.Code.v != CodeOrderStatus {
-			kb = appendField(kb, env.Data)
+		kb = pushwire.AppendField(kb, ev.OrderID)
+		kb = pushwire.AppendField(kb, d.Status)
+		kb = pushwire.AppendIntField(kb, d.UpdateTime.Value)
+		if env.Code.Value != CodeOrderStatus {
+			kb = pushwire.AppendField(kb, env.Data)
 		}
 	}
 
-	if len(env.MsgID.raw) > 0 {
-		ev.Key = "shopee:" + string(env.MsgID.raw)
+	if len(env.MsgID.Raw) > 0 {
+		ev.Key = "shopee:" + string(env.MsgID.Raw)
 	} else {
-		ev.Key = hashKey(ev.Platform, kb)
+		ev.Key = pushwire.HashKey(ev.Platform, kb)
 	}
 	ev.Payload = bytes.Clone(body)
 	return ev, nil
@@ -167,20 +161,20 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 
 // shopIDOf validates shop_id, a number or a numeric string, and returns it
 // in canonical decimal form; a missing or zero shop_id is "".
-func shopIDOf(f flexID) (string, error) {
-	if f.bad {
+func shopIDOf(f pushwire.FlexID) (string, error) {
+	if f.Bad {
 		return "", fmt.Errorf("%w: shop_id is neither a string nor an integer", marketplace.ErrMalformed)
 	}
-	raw := f.raw
+	raw := f.Raw
 	if len(raw) == 0 {
 		return "", nil
 	}
-	if !isDigits(raw) {
+	if !pushwire.IsDigits(raw) {
 		return "", fmt.Errorf("%w: shop_id is not a decimal integer", marketplace.ErrMalformed)
 	}
 	raw = bytes.TrimLeft(raw, "0")
-	if len(raw) > maxIDLen {
-		return "", fmt.Errorf("%w: shop_id longer than %d bytes", marketplace.ErrMalformed, maxIDLen)
+	if len(raw) > pushwire.MaxIDLen {
+		return "", fmt.Errorf("%w: shop_id longer than %d bytes", marketplace.ErrMalformed, pushwire.MaxIDLen)
 	}
 	return string(raw), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -226,7 +227,7 @@ func TestParseGroup(t *testing.T) {
 
 func TestParseMalformed(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("9", maxIDLen+1)
+	long := strings.Repeat("9", pushwire.MaxIDLen+1)
 	tests := map[string]string{
 		"empty":                  ``,
 		"not JSON":               `shop_id=1&code=3`,

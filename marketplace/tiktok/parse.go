@@ -2,12 +2,12 @@ package tiktok
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -25,11 +25,11 @@ const (
 
 // envelope is the part common to every webhook.
 type envelope struct {
-	Type           flexInt  `json:"type"`
-	NotificationID flexID   `json:"tts_notification_id"`
-	ShopID         flexID   `json:"shop_id"`
-	Timestamp      unixTime `json:"timestamp"`
-	Data           rawJSON  `json:"data"`
+	Type           pushwire.FlexInt  `json:"type"`
+	NotificationID pushwire.FlexID   `json:"tts_notification_id"`
+	ShopID         pushwire.FlexID   `json:"shop_id"`
+	Timestamp      pushwire.UnixTime `json:"timestamp"`
+	Data           pushwire.RawJSON  `json:"data"`
 }
 
 // orderData is the data of the order types: 1 carries order_id,
@@ -37,18 +37,18 @@ type envelope struct {
 // cancel_id and cancel_status; 12 order_id, return_id, return_status and
 // update_time; 4 package_list with the orders of each package.
 type orderData struct {
-	OrderID      flexID      `json:"order_id"`
-	OrderStatus  string      `json:"order_status"`
-	CancelID     flexID      `json:"cancel_id"`
-	CancelStatus string      `json:"cancel_status"`
-	ReturnID     flexID      `json:"return_id"`
-	ReturnStatus string      `json:"return_status"`
-	UpdateTime   unixTime    `json:"update_time"`
-	PackageList  []pkgOrders `json:"package_list"`
+	OrderID      pushwire.FlexID   `json:"order_id"`
+	OrderStatus  string            `json:"order_status"`
+	CancelID     pushwire.FlexID   `json:"cancel_id"`
+	CancelStatus string            `json:"cancel_status"`
+	ReturnID     pushwire.FlexID   `json:"return_id"`
+	ReturnStatus string            `json:"return_status"`
+	UpdateTime   pushwire.UnixTime `json:"update_time"`
+	PackageList  []pkgOrders       `json:"package_list"`
 }
 
 type pkgOrders struct {
-	OrderIDList []flexID `json:"order_id_list"`
+	OrderIDList []pushwire.FlexID `json:"order_id_list"`
 }
 
 // decoded holds what Parse decodes, allocated once per push.
@@ -89,67 +89,61 @@ func kindOf(typ int64) order.Kind {
 // types 3 and 4 the raw data bytes; for notices the timestamp and the raw
 // data bytes). Payload is a copy of body.
 func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
-	if !isObject(body) {
-		return order.Event{}, fmt.Errorf("%w: not a JSON object", marketplace.ErrMalformed)
-	}
 	st := new(decoded) // one allocation for everything json.Unmarshal fills
 	env := &st.env
-	if err := json.Unmarshal(body, env); err != nil {
-		return order.Event{}, decodeError("", err)
-	}
-	switch {
-	case env.Type.bad:
-		return order.Event{}, fmt.Errorf("%w: type is not an integer", marketplace.ErrMalformed)
-	case !env.Type.set:
-		return order.Event{}, fmt.Errorf("%w: type missing", marketplace.ErrMalformed)
-	case env.Timestamp.bad:
-		return order.Event{}, fmt.Errorf("%w: timestamp is not a Unix time", marketplace.ErrMalformed)
-	case env.NotificationID.bad:
-		return order.Event{}, fmt.Errorf("%w: tts_notification_id is neither a string nor an integer", marketplace.ErrMalformed)
-	}
-	if err := checkText("tts_notification_id", env.NotificationID.raw, false); err != nil {
+	if err := pushwire.DecodeBody(body, env); err != nil {
 		return order.Event{}, err
 	}
-	shopID, err := id("shop_id", env.ShopID)
+	switch {
+	case env.Type.Bad:
+		return order.Event{}, fmt.Errorf("%w: type is not an integer", marketplace.ErrMalformed)
+	case !env.Type.Set:
+		return order.Event{}, fmt.Errorf("%w: type missing", marketplace.ErrMalformed)
+	case env.Timestamp.Bad:
+		return order.Event{}, fmt.Errorf("%w: timestamp is not a Unix time", marketplace.ErrMalformed)
+	case env.NotificationID.Bad:
+		return order.Event{}, fmt.Errorf("%w: tts_notification_id is neither a string nor an integer", marketplace.ErrMalformed)
+	}
+	if err := pushwire.CheckText("tts_notification_id", env.NotificationID.Raw, false); err != nil {
+		return order.Event{}, err
+	}
+	shopID, err := pushwire.ID("shop_id", env.ShopID)
 	if err != nil {
 		return order.Event{}, err
 	}
 	ev := order.Event{
 		Platform:   order.TikTok,
 		ShopID:     shopID,
-		Kind:       kindOf(env.Type.v),
-		PushType:   strconv.FormatInt(env.Type.v, 10),
+		Kind:       kindOf(env.Type.Value),
+		PushType:   strconv.FormatInt(env.Type.Value, 10),
 		ReceivedAt: receivedAt,
 	}
 	var kbuf [256]byte
-	kb := appendField(kbuf[:0], ev.Platform)
-	kb = appendField(kb, ev.ShopID)
-	kb = appendField(kb, ev.PushType)
+	kb := pushwire.AppendField(kbuf[:0], ev.Platform)
+	kb = pushwire.AppendField(kb, ev.ShopID)
+	kb = pushwire.AppendField(kb, ev.PushType)
 
 	if ev.Kind.IsOrder() {
 		if ev.ShopID == "" {
 			return order.Event{}, fmt.Errorf("%w: shop_id missing", marketplace.ErrMalformed)
 		}
-		if !env.Data.present() {
-			return order.Event{}, fmt.Errorf("%w: data missing", marketplace.ErrMalformed)
-		}
 		d := &st.data
-		if err := json.Unmarshal(env.Data, d); err != nil {
-			return order.Event{}, decodeError("data.", err)
+		if err := pushwire.DecodeData(env.Data, d); err != nil {
+			return order.Event{}, err
 		}
 		if kb, err = parseOrder(&ev, d, env.Data, kb); err != nil {
 			return order.Event{}, err
 		}
 	}
 	if !ev.Kind.IsOrder() { // a notice, or a package update across orders
-		kb = appendIntField(kb, env.Timestamp.v)
-		kb = appendField(kb, env.Data)
+		kb = pushwire.AppendIntField(kb, env.Timestamp.Value)
+		kb = pushwire.AppendField(kb, env.Data)
 	}
 
-	if len(env.NotificationID.raw) > 0 {
-		ev.Key = "tiktok:" + string(env.NotificationID.raw)
+	if len(env.NotificationID.Raw) > 0 {
+		ev.Key = "tiktok:" + string(env.NotificationID.Raw)
 	} else {
-		ev.Key = hashKey(ev.Platform, kb)
+		ev.Key = pushwire.HashKey(ev.Platform, kb)
 	}
 	ev.Payload = bytes.Clone(body)
 	return ev, nil
@@ -159,7 +153,7 @@ func Parse(body []byte, receivedAt time.Time) (order.Event, error) {
 // and appends the key fields to kb. A package update that does not concern
 // exactly one order turns ev into a notice.
 func parseOrder(ev *order.Event, d *orderData, data []byte, kb []byte) ([]byte, error) {
-	orderID, err := idRaw("data.order_id", d.OrderID)
+	orderID, err := pushwire.IDRaw("data.order_id", d.OrderID)
 	if err != nil {
 		return kb, err
 	}
@@ -175,23 +169,23 @@ func parseOrder(ev *order.Event, d *orderData, data []byte, kb []byte) ([]byte, 
 	if len(orderID) == 0 {
 		return kb, fmt.Errorf("%w: data.order_id missing", marketplace.ErrMalformed)
 	}
-	if ev.UpdateTime, err = timeOf("data.update_time", d.UpdateTime); err != nil {
+	if ev.UpdateTime, err = pushwire.TimeOf("data.update_time", d.UpdateTime); err != nil {
 		return kb, err
 	}
 	var sub []byte // the cancellation or return id
 	switch ev.Kind {
 	case order.KindStatus:
 		ev.PlatformStatus = d.OrderStatus
-		err = checkText("data.order_status", d.OrderStatus, false)
+		err = pushwire.CheckText("data.order_status", d.OrderStatus, false)
 	case order.KindCancellation:
 		ev.PlatformStatus = d.CancelStatus
-		if err = checkText("data.cancel_status", d.CancelStatus, false); err == nil {
-			sub, err = idRaw("data.cancel_id", d.CancelID)
+		if err = pushwire.CheckText("data.cancel_status", d.CancelStatus, false); err == nil {
+			sub, err = pushwire.IDRaw("data.cancel_id", d.CancelID)
 		}
 	case order.KindReturn:
 		ev.PlatformStatus = d.ReturnStatus
-		if err = checkText("data.return_status", d.ReturnStatus, false); err == nil {
-			sub, err = idRaw("data.return_id", d.ReturnID)
+		if err = pushwire.CheckText("data.return_status", d.ReturnStatus, false); err == nil {
+			sub, err = pushwire.IDRaw("data.return_id", d.ReturnID)
 		}
 	}
 	if err != nil {
@@ -201,12 +195,12 @@ func parseOrder(ev *order.Event, d *orderData, data []byte, kb []byte) ([]byte, 
 		ev.Status = MapStatus(ev.PlatformStatus)
 	}
 	ev.OrderID = string(orderID)
-	kb = appendField(kb, orderID)
-	kb = appendField(kb, sub)
-	kb = appendField(kb, ev.PlatformStatus)
-	kb = appendIntField(kb, d.UpdateTime.v)
+	kb = pushwire.AppendField(kb, orderID)
+	kb = pushwire.AppendField(kb, sub)
+	kb = pushwire.AppendField(kb, ev.PlatformStatus)
+	kb = pushwire.AppendIntField(kb, d.UpdateTime.Value)
 	if ev.Kind == order.KindAddress || ev.Kind == order.KindPackage {
-		kb = appendField(kb, data)
+		kb = pushwire.AppendField(kb, data)
 	}
 	return kb, nil
 }
@@ -217,7 +211,7 @@ func singleOrder(pkgs []pkgOrders) ([]byte, error) {
 	var only []byte
 	for _, p := range pkgs {
 		for _, o := range p.OrderIDList {
-			raw, err := idRaw("data.package_list.order_id_list", o)
+			raw, err := pushwire.IDRaw("data.package_list.order_id_list", o)
 			if err != nil {
 				return nil, err
 			}

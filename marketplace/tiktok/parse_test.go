@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -202,7 +203,7 @@ func TestParseGroup(t *testing.T) {
 
 func TestParseMalformed(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("7", maxIDLen+1)
+	long := strings.Repeat("7", pushwire.MaxIDLen+1)
 	tests := map[string]string{
 		"empty":                        ``,
 		"not JSON":                     `type=1`,
