@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -54,10 +55,66 @@ type Config struct {
 	// MaxAttempts is how many times a subscription tries an event before
 	// dead-lettering it (ORDERLANE_MAX_ATTEMPTS). Defaults to 8.
 	MaxAttempts int `yaml:"max_attempts"`
+	// ShutdownGrace is how long, after SIGTERM, /readyz answers 503 while
+	// the server still takes pushes, so a load balancer stops sending new
+	// ones before the listener closes (ORDERLANE_SHUTDOWN_GRACE). Defaults
+	// to 0: marketplaces retry a push that found the door closed.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 
+	// SharedTimeout bounds each call to the shared tier (Redis or the
+	// JetStream KV bucket) on a push's path (ORDERLANE_SHARED_TIMEOUT);
+	// past it the gateway goes on with its in-process tier. Defaults to
+	// 250ms.
+	SharedTimeout time.Duration `yaml:"shared_timeout"`
+
+	Redis  Redis  `yaml:"redis"`
+	Dedup  Dedup  `yaml:"dedup"`
+	Cache  Cache  `yaml:"cache"`
 	Shopee Shopee `yaml:"shopee"`
 	Lazada Lazada `yaml:"lazada"`
 	TikTok TikTok `yaml:"tiktok"`
+}
+
+// Redis selects Redis as the shared tier of the idempotency filter and the
+// caches. Unset (the default), the shared tier is a key-value bucket on
+// the embedded JetStream server.
+type Redis struct {
+	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS
+	// (ORDERLANE_REDIS_URL). It carries the credentials: keep it secret.
+	URL string `yaml:"url"`
+	// TLSCA is a PEM file of the CAs that sign the server's certificate,
+	// for a private CA (ORDERLANE_REDIS_TLS_CA); only with rediss://.
+	// Empty uses the system's roots.
+	TLSCA string `yaml:"tls_ca"`
+}
+
+// Dedup configures the gateway's idempotency filter.
+type Dedup struct {
+	// TTL is how long an accepted push's key is remembered
+	// (ORDERLANE_DEDUP_TTL): the longest marketplace retry horizon.
+	// Defaults to 72h; at least 1s.
+	TTL time.Duration `yaml:"ttl"`
+	// Memory is how many keys the in-process tier holds
+	// (ORDERLANE_DEDUP_MEMORY), about 200 bytes each. Defaults to 100000.
+	Memory int `yaml:"memory"`
+}
+
+// Cache configures the look-up caches (shop configuration, order
+// details).
+type Cache struct {
+	// TTL is how long a loaded value is kept in the shared tier
+	// (ORDERLANE_CACHE_TTL). Defaults to 10m.
+	TTL time.Duration `yaml:"ttl"`
+	// MemoryTTL is how long a value is kept in process
+	// (ORDERLANE_CACHE_MEMORY_TTL): how long an instance may serve a value
+	// after another instance invalidated it. Defaults to 1m; at most TTL.
+	MemoryTTL time.Duration `yaml:"memory_ttl"`
+	// NegativeTTL is how long a "not found" is kept
+	// (ORDERLANE_CACHE_NEGATIVE_TTL). Defaults to 30s.
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// Memory is how many entries each cache holds in process
+	// (ORDERLANE_CACHE_MEMORY). Defaults to 10000.
+	Memory int `yaml:"memory"`
 }
 
 // Shopee holds the Shopee Open Platform settings.
@@ -114,6 +171,27 @@ func (c Config) WithDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
 	}
+	if c.SharedTimeout <= 0 {
+		c.SharedTimeout = 250 * time.Millisecond
+	}
+	if c.Dedup.TTL <= 0 {
+		c.Dedup.TTL = 72 * time.Hour
+	}
+	if c.Dedup.Memory <= 0 {
+		c.Dedup.Memory = 100_000
+	}
+	if c.Cache.TTL <= 0 {
+		c.Cache.TTL = 10 * time.Minute
+	}
+	if c.Cache.MemoryTTL <= 0 {
+		c.Cache.MemoryTTL = min(time.Minute, c.Cache.TTL)
+	}
+	if c.Cache.NegativeTTL <= 0 {
+		c.Cache.NegativeTTL = 30 * time.Second
+	}
+	if c.Cache.Memory <= 0 {
+		c.Cache.Memory = 10_000
+	}
 	return c
 }
 
@@ -133,8 +211,42 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes > 64<<20 {
 		return fmt.Errorf("config: max_body_bytes %d: at most 64 MiB", c.MaxBodyBytes)
 	}
+	if err := c.Redis.validate(); err != nil {
+		return err
+	}
+	if c.Dedup.TTL < time.Second {
+		return fmt.Errorf("config: dedup.ttl %s: at least 1s", c.Dedup.TTL)
+	}
+	if c.Cache.MemoryTTL > c.Cache.TTL {
+		return fmt.Errorf("config: cache.memory_ttl %s: at most cache.ttl (%s)", c.Cache.MemoryTTL, c.Cache.TTL)
+	}
 	if c.Shopee.CallbackURL != "" && !strings.HasPrefix(c.Shopee.CallbackURL, "http") {
 		return fmt.Errorf("config: shopee.callback_url %q: want the full registered URL", c.Shopee.CallbackURL)
+	}
+	return nil
+}
+
+// validate checks the URL's form without echoing it: it carries the
+// password.
+func (r Redis) validate() error {
+	if r.URL == "" {
+		if r.TLSCA != "" {
+			return errors.New("config: redis.tls_ca is set but redis.url is not")
+		}
+		return nil
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" {
+		return errors.New("config: redis.url: want redis://[user:password@]host:port/db or rediss://...")
+	}
+	switch u.Scheme {
+	case "redis":
+		if r.TLSCA != "" {
+			return errors.New("config: redis.tls_ca needs a rediss:// (TLS) redis.url")
+		}
+	case "rediss":
+	default:
+		return fmt.Errorf("config: redis.url: scheme %q, want redis or rediss", u.Scheme)
 	}
 	return nil
 }
@@ -205,6 +317,16 @@ func (c *Config) env() []envVar {
 		{"ORDERLANE_LOG_LEVEL", &c.LogLevel},
 		{"ORDERLANE_WORKERS", &c.Workers},
 		{"ORDERLANE_MAX_ATTEMPTS", &c.MaxAttempts},
+		{"ORDERLANE_SHUTDOWN_GRACE", &c.ShutdownGrace},
+		{"ORDERLANE_SHARED_TIMEOUT", &c.SharedTimeout},
+		{"ORDERLANE_REDIS_URL", &c.Redis.URL},
+		{"ORDERLANE_REDIS_TLS_CA", &c.Redis.TLSCA},
+		{"ORDERLANE_DEDUP_TTL", &c.Dedup.TTL},
+		{"ORDERLANE_DEDUP_MEMORY", &c.Dedup.Memory},
+		{"ORDERLANE_CACHE_TTL", &c.Cache.TTL},
+		{"ORDERLANE_CACHE_MEMORY_TTL", &c.Cache.MemoryTTL},
+		{"ORDERLANE_CACHE_NEGATIVE_TTL", &c.Cache.NegativeTTL},
+		{"ORDERLANE_CACHE_MEMORY", &c.Cache.Memory},
 		{"ORDERLANE_SHOPEE_PARTNER_ID", &c.Shopee.PartnerID},
 		{"ORDERLANE_SHOPEE_PARTNER_KEY", &c.Shopee.PartnerKey},
 		{"ORDERLANE_SHOPEE_PUSH_KEY", &c.Shopee.PushKey},
