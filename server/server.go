@@ -1,6 +1,8 @@
 // Package server assembles orderlane from its parts on the embedded default:
-// an in-process NATS JetStream server for the topic, SQLite for orders, the
-// gateway and the API on one HTTP listener.
+// an in-process NATS JetStream server for the topic and the shared tier of
+// the idempotency filter and caches (a key-value bucket; Redis instead when
+// ORDERLANE_REDIS_URL is set), SQLite for orders, the gateway and the API on
+// one HTTP listener.
 package server
 
 import (
@@ -16,16 +18,22 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/orderlane/orderlane/api"
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/bus/jetstream"
+	"github.com/orderlane/orderlane/cache"
+	"github.com/orderlane/orderlane/cache/natskv"
+	"github.com/orderlane/orderlane/cache/redisstore"
 	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/dedup"
 	"github.com/orderlane/orderlane/gateway"
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/marketplace/shopee"
@@ -43,9 +51,14 @@ type Server struct {
 	nats     *jetstream.Embedded
 	bus      *jetstream.Bus
 	store    *sqlite.Store
+	shared   *cache.Guarded
+	redis    *redis.Client
+	dedup    *dedup.Filter
+	reg      *prometheus.Registry
 	subs     []bus.Subscription
 	http     *http.Server
 	listener net.Listener
+	draining atomic.Bool
 	// Token is the API token in force.
 	Token string
 }
@@ -81,6 +94,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}); err != nil {
 		return nil, err
 	}
+	s.reg = prometheus.NewRegistry()
+	reg := s.reg
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.shared, err = s.openShared(ctx, reg); err != nil {
+		return nil, err
+	}
+	if s.dedup, err = dedup.New(dedup.Config{
+		TTL:        cfg.Dedup.TTL,
+		MaxEntries: cfg.Dedup.Memory,
+		Store:      s.shared,
+		Registerer: reg,
+	}); err != nil {
+		return nil, err
+	}
 	sync := "FULL"
 	if interval != 0 {
 		sync = "NORMAL"
@@ -89,8 +116,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		return nil, err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	subCfg := func(name, filter string) bus.SubscriptionConfig {
 		return bus.SubscriptionConfig{Name: name, Filter: filter, Concurrency: cfg.Workers, MaxAttempts: cfg.MaxAttempts}
 	}
@@ -115,6 +140,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		PublishTimeout: cfg.PublishTimeout,
 		Logger:         log,
 		Registerer:     reg,
+		Dedup:          s.dedup,
 	}, s.bus, Receivers(cfg, log)...)
 	a, err := api.New(api.Config{
 		Token:   s.Token,
@@ -149,6 +175,56 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	return s, nil
 }
 
+// openShared returns the shared tier, guarded: Redis when configured, else
+// a key-value bucket on the embedded JetStream server. A Redis that does
+// not answer at start is only a warning: the gateway runs on its
+// in-process tier until Redis answers.
+func (s *Server) openShared(ctx context.Context, reg prometheus.Registerer) (*cache.Guarded, error) {
+	var store cache.Store
+	name := "nats_kv"
+	if s.cfg.Redis.URL != "" {
+		rdb, err := redisstore.NewClient(redisstore.ClientConfig{URL: s.cfg.Redis.URL, TLSCAFile: s.cfg.Redis.TLSCA})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.redis = rdb
+		store, name = redisstore.New(rdb, ""), "redis"
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := rdb.Ping(pingCtx).Err(); err != nil {
+			s.log.Warn("redis does not answer; duplicates are filtered in process until it does",
+				"addr", rdb.Options().Addr, "err", err)
+		}
+		cancel()
+	} else {
+		kv, err := natskv.New(ctx, s.bus.JetStream(), natskv.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		store = kv
+	}
+	return cache.Guard(store, cache.GuardConfig{
+		Name:       name,
+		Timeout:    s.cfg.SharedTimeout,
+		Logger:     s.log,
+		Registerer: reg,
+	})
+}
+
+// CacheConfig is the configuration of a look-up cache called name on this
+// server's shared tier, TTLs and metrics: cache.New[V](s.CacheConfig("shop")).
+func (s *Server) CacheConfig(name string) cache.Config {
+	return cache.Config{
+		Name:        name,
+		Store:       s.shared,
+		TTL:         s.cfg.Cache.TTL,
+		MemoryTTL:   s.cfg.Cache.MemoryTTL,
+		NegativeTTL: s.cfg.Cache.NegativeTTL,
+		MaxEntries:  s.cfg.Cache.Memory,
+		Logger:      s.log,
+		Registerer:  s.reg,
+	}
+}
+
 // Addr is the address the HTTP server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
@@ -177,18 +253,36 @@ func Receivers(cfg config.Config, log *slog.Logger) []gateway.Receiver {
 	}
 }
 
-// ready is /readyz: the stream and the store must both answer.
+// ready is /readyz: the stream and the store must both answer. The shared
+// tier is left out on purpose: without it the gateway still answers
+// correctly (in-process filter, broker dedup), so taking the instance out
+// of service would only lose capacity.
 func (s *Server) ready(ctx context.Context) error {
+	if s.draining.Load() {
+		return errors.New("shutting down")
+	}
 	if err := s.bus.Ping(ctx); err != nil {
 		return err
 	}
 	return s.store.Ping(ctx)
 }
 
-// Shutdown stops in order: stop accepting HTTP and finish requests in
+// Shutdown stops in order: /readyz turns 503 and, for ShutdownGrace,
+// pushes are still taken; then stop accepting HTTP and finish requests in
 // flight (their appends complete), stop the subscriptions after the
 // handlers in flight, close the store, then drain and stop NATS.
+//
+// A request a client has sent on a keep-alive connection but the server has
+// not started reading yet is not answered (the connection closes): it was
+// not stored, and the marketplace retries it.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if g := s.cfg.ShutdownGrace; g > 0 {
+		select {
+		case <-time.After(g):
+		case <-ctx.Done():
+		}
+	}
 	return s.close(ctx)
 }
 
@@ -204,6 +298,12 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
+	}
+	if s.dedup != nil {
+		s.dedup.Close()
+	}
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
 	}
 	if s.nats != nil {
 		s.nats.Close()
