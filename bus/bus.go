@@ -118,7 +118,7 @@ func (c SubscriptionConfig) Validate() error {
 		return errors.New("bus: subscription Name is required")
 	}
 	for _, r := range c.Name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 			return fmt.Errorf("bus: subscription Name %q: only letters, digits, '-' and '_'", c.Name)
 		}
 	}

@@ -246,7 +246,7 @@ func (s *sender) post(ctx context.Context, p *push) (int, error) {
 		return 0, err
 	}
 	// Drain (a little of) the body so that the connection is reused.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }

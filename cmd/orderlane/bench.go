@@ -43,7 +43,7 @@ func runBench(args []string) error {
 	timeout := fs.Duration("apply-timeout", 120*time.Second, "how long to wait for every order's final state")
 	seed := fs.Uint64("seed", 1, "random seed (same seed, same decisions)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(*config.Config) {})
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func runBench(args []string) error {
 // benchSink runs the send phase against `orderlane sink` in a child
 // process, so that it costs what a separate server process costs.
 func benchSink(ctx context.Context, opts simulate.Options) (simulate.Report, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return simulate.Report{}, err
 	}
@@ -125,7 +125,7 @@ func benchSink(ctx context.Context, opts simulate.Options) (simulate.Report, err
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", addr)
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 		if err == nil {
 			c.Close()
 			break
@@ -142,7 +142,7 @@ func benchSink(ctx context.Context, opts simulate.Options) (simulate.Report, err
 func runSink(args []string) error {
 	fs := flag.NewFlagSet("sink", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	srv := &http.Server{Addr: *addr, Handler: simulate.SinkHandler(), ReadHeaderTimeout: 5 * time.Second}
 	return srv.ListenAndServe()
 }

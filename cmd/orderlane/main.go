@@ -97,7 +97,7 @@ func serve(args []string) error {
 	addr := fs.String("http-addr", "", "HTTP listen address (ORDERLANE_HTTP_ADDR; default :8080)")
 	dir := fs.String("data-dir", "", "data directory (ORDERLANE_DATA_DIR; default ./data)")
 	fsync := fs.String("fsync", "", `"always" or an interval such as 1s (ORDERLANE_FSYNC; default always)`)
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(c *config.Config) {
 		set(&c.HTTPAddr, *addr)
 		set(&c.DataDir, *dir)
@@ -139,7 +139,7 @@ func runSimulate(args []string) error {
 	timeout := fs.Duration("apply-timeout", 60*time.Second, "how long to wait for every order's final state")
 	seed := fs.Uint64("seed", 0, "random seed (0: random)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(*config.Config) {})
 	if err != nil {
 		return err

@@ -66,12 +66,12 @@ func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, e
 }
 
 func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
-	o, err := scanOrder(t.stmt(t.s.loadOrder).QueryRow(string(e.Platform), e.ShopID, e.OrderID))
+	o, err := scanOrder(t.stmt(t.s.loadOrder).QueryRowContext(t.ctx, string(e.Platform), e.ShopID, e.OrderID))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: load order: %w", err)
 	}
 	res := o.Apply(e, now)
-	r, err := t.stmt(t.s.insertEvent).Exec(
+	r, err := t.stmt(t.s.insertEvent).ExecContext(t.ctx,
 		string(e.Platform), e.ShopID, e.OrderID, e.Seq, e.Key, string(e.Kind), e.PushType,
 		e.PlatformStatus, string(e.Status), nanos(e.UpdateTime), nanos(e.ReceivedAt), nanos(now),
 		res.StatusChanged, res.Stale, []byte(e.Payload))
@@ -83,7 +83,7 @@ func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
 	} else if n == 0 {
 		return order.ApplyResult{Outcome: order.Duplicate}, nil // key applied before; nothing written
 	}
-	if _, err := t.stmt(t.s.upsertOrder).Exec(
+	if _, err := t.stmt(t.s.upsertOrder).ExecContext(t.ctx,
 		string(o.Platform), o.ShopID, o.OrderID, string(o.Status), o.PlatformStatus,
 		nanos(o.PlatformUpdateTime), nanos(o.CreatedAt), nanos(o.UpdatedAt), o.LastSeq, o.EventCount); err != nil {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: upsert order: %w", err)
@@ -197,7 +197,7 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 	}
 	q := `SELECT ` + orderCols + ` FROM orders`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		q += " WHERE " + strings.Join(where, " AND ") // #nosec G202 -- constant fragments; values are bound parameters
 	}
 	q += " ORDER BY updated_at, platform, shop_id, order_id LIMIT ?"
 	args = append(args, limit+1)
@@ -228,7 +228,7 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 // (same topic sequence and key: a redelivery) changes nothing.
 func (s *Store) Append(ctx context.Context, e *order.Event) error {
 	return s.write(ctx, func(t *txn) error {
-		_, err := t.stmt(t.s.audit).Exec(
+		_, err := t.stmt(t.s.audit).ExecContext(t.ctx,
 			e.Seq, string(e.Platform), e.ShopID, e.OrderID, string(e.Kind), e.PushType, e.Key,
 			nanos(e.ReceivedAt), nanos(time.Now()), []byte(e.Payload))
 		if err != nil {

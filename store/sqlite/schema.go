@@ -91,11 +91,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("sqlite: migrate: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
+			_ = tx.Rollback()
 			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
+			_ = tx.Rollback()
 			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
 		}
 		if err := tx.Commit(); err != nil {

@@ -239,26 +239,26 @@ func (s *Store) commit(batch []*writeOp) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
-	t := &txn{tx: tx, s: &s.stmts}
+	t := &txn{tx: tx, s: &s.stmts, ctx: context.Background()}
 	errs := make([]error, len(batch))
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := t.stmt(s.stmts.savepoint).Exec(); err != nil {
+		if _, err := t.stmt(s.stmts.savepoint).ExecContext(t.ctx); err != nil {
 			errs[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
 		if err := op.fn(t); err != nil {
 			errs[i] = err
-			if _, rerr := t.stmt(s.stmts.rollbackTo).Exec(); rerr != nil {
+			if _, rerr := t.stmt(s.stmts.rollbackTo).ExecContext(t.ctx); rerr != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
 				return
 			}
 		}
-		if _, err := t.stmt(s.stmts.release).Exec(); err != nil {
+		if _, err := t.stmt(s.stmts.release).ExecContext(t.ctx); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 			return
@@ -306,10 +306,14 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 type txn struct {
 	tx *sql.Tx
 	s  *statements
+	// ctx is not a caller's: a shared transaction must not be cut short by
+	// one caller giving up (its write is then rolled back to its savepoint
+	// or, if it completed, simply stays).
+	ctx context.Context
 }
 
 // stmt binds a prepared statement to the transaction.
-func (t *txn) stmt(st *sql.Stmt) *sql.Stmt { return t.tx.Stmt(st) }
+func (t *txn) stmt(st *sql.Stmt) *sql.Stmt { return t.tx.StmtContext(t.ctx, st) }
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
