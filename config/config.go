@@ -95,7 +95,8 @@ type Dedup struct {
 	// Defaults to 72h; at least 1s.
 	TTL time.Duration `yaml:"ttl"`
 	// Memory is how many keys the in-process tier holds
-	// (ORDERLANE_DEDUP_MEMORY), about 200 bytes each. Defaults to 100000.
+	// (ORDERLANE_DEDUP_MEMORY), about 160 bytes each (16 MB at the
+	// default). Defaults to 100000.
 	Memory int `yaml:"memory"`
 }
 
