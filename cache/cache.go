@@ -76,11 +76,15 @@ func (c Config) Validate() error {
 		return errors.New("cache: Config.Name is required")
 	}
 	for _, r := range c.Name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+		if !nameChar(r) {
 			return fmt.Errorf("cache: Config.Name %q: only letters, digits and '_'", c.Name)
 		}
 	}
 	return nil
+}
+
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'
 }
 
 // Cache is a two-tier cache-aside cache of values of type V: an in-process

@@ -238,7 +238,7 @@ func (r Redis) validate() error {
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil || u.Host == "" {
-		return errors.New("config: redis.url: want redis://[user:password@]host:port/db or rediss://...")
+		return errors.New("config: redis.url: want redis://[user:password@]host:port/db, or rediss:// for TLS")
 	}
 	switch u.Scheme {
 	case "redis":

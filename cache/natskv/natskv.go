@@ -148,10 +148,15 @@ func verbatim(key string) bool {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=' || c == '.') {
+		if !keyChar(key[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// keyChar reports whether c may stand in a key as is ('/' may too, but is
+// left to hashing: it reads as a path separator in tools).
+func keyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=' || c == '.'
 }
