@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/server"
 	"github.com/orderlane/orderlane/simulate"
 )
@@ -52,5 +55,53 @@ func TestSimulatedSale(t *testing.T) {
 	}
 	if !rep.OK() || rep.OrdersCorrect != 90 || rep.DuplicatesSent == 0 {
 		t.Fatalf("simulation: %+v", rep)
+	}
+}
+
+// TestShutdownDrains: during the shutdown grace /readyz says 503 while
+// pushes are still acknowledged, so a load balancer can move traffic away
+// before the listener closes.
+func TestShutdownDrains(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{
+		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), APIToken: "test-token",
+		ShutdownGrace: time.Second,
+		Shopee:        config.Shopee{PushKey: "k1", CallbackURL: "https://seller.example/webhooks/shopee"},
+	}.WithDefaults()
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + srv.Addr()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readyz never turned 503 after Shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	body := `{"msg_id":"drain-1","shop_id":1,"code":3,"timestamp":1765689440,"data":{"ordersn":"DRAIN1","status":"UNPAID","update_time":1765689439}}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/shopee", strings.NewReader(body))
+	req.Header.Set("Authorization", shopee.SignPush(cfg.Shopee.CallbackURL, []byte("k1"), []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("push during the grace: %d, want 200", resp.StatusCode)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }
