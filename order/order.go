@@ -9,6 +9,11 @@ import (
 // ErrNotFound is returned by a Repository when an order does not exist.
 var ErrNotFound = errors.New("order not found")
 
+// ErrUnavailable is wrapped by a Repository's errors when the store cannot
+// be used for now (locked, busy, out of disk space, I/O failing, down):
+// the same call can succeed later, and the event is not at fault.
+var ErrUnavailable = errors.New("order store unavailable")
+
 // Key identifies one order across marketplaces.
 type Key struct {
 	Platform Platform

@@ -62,7 +62,7 @@ func (s *Store) Apply(ctx context.Context, e *order.Event) (order.ApplyResult, e
 		res, err = applyTx(t, e, time.Now().UTC())
 		return err
 	})
-	return res, err
+	return res, translate(err)
 }
 
 func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
@@ -227,7 +227,7 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 // Append records e in the audit log; a second append of the same event
 // (same topic sequence and key: a redelivery) changes nothing.
 func (s *Store) Append(ctx context.Context, e *order.Event) error {
-	return s.write(ctx, func(t *txn) error {
+	return translate(s.write(ctx, func(t *txn) error {
 		_, err := t.stmt(t.s.audit).ExecContext(t.ctx,
 			e.Seq, string(e.Platform), e.ShopID, e.OrderID, string(e.Kind), e.PushType, e.Key,
 			nanos(e.ReceivedAt), nanos(time.Now()), []byte(e.Payload))
@@ -235,7 +235,7 @@ func (s *Store) Append(ctx context.Context, e *order.Event) error {
 			return fmt.Errorf("sqlite: audit append: %w", err)
 		}
 		return nil
-	})
+	}))
 }
 
 // AuditCount returns how many events the audit log holds.

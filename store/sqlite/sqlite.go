@@ -33,6 +33,9 @@ type Config struct {
 	MaxBatch int
 	// Readers is the size of the read pool. Defaults to 4.
 	Readers int
+	// BusyTimeout is how long a write waits for a lock another connection
+	// holds before it fails with order.ErrUnavailable. Defaults to 10s.
+	BusyTimeout time.Duration
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -45,6 +48,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Readers <= 0 {
 		c.Readers = 4
+	}
+	if c.BusyTimeout <= 0 {
+		c.BusyTimeout = 10 * time.Second
 	}
 	return c
 }
@@ -93,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	dsn := func(readonly bool) string {
 		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", max(cfg.BusyTimeout.Milliseconds(), 1)))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+cfg.Synchronous+")")
 		q.Add("_pragma", "foreign_keys(1)")
@@ -253,8 +259,12 @@ func (s *Store) commit(batch []*writeOp) {
 		if err := op.fn(t); err != nil {
 			errs[i] = err
 			if _, rerr := t.stmt(s.stmts.rollbackTo).ExecContext(t.ctx); rerr != nil {
+				// SQLite rolls the whole transaction back itself on some
+				// errors (disk full, I/O, out of memory), savepoints
+				// included: report the cause first, so that callers see
+				// what kind of failure it was.
 				_ = tx.Rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+				fail(fmt.Errorf("sqlite: rollback to savepoint after %w: %w", err, rerr))
 				return
 			}
 		}
