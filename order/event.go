@@ -2,6 +2,8 @@ package order
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -96,6 +98,43 @@ func (e *Event) Group() string {
 	b.WriteByte(':')
 	b.WriteString(e.OrderID)
 	return b.String()
+}
+
+// ErrInvalidEvent is wrapped by the errors of Event.Validate.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// MaxFutureSkew is how far ahead of its receipt an event's UpdateTime may
+// be. An event claiming a later time would pin its order's status: every
+// genuine event after it would look older and be kept as stale.
+const MaxFutureSkew = 24 * time.Hour
+
+// Validate reports, wrapping ErrInvalidEvent, why e cannot be applied to
+// an order: a marketplace, shop, order id (for order kinds) or key
+// missing, a status outside the unified model, or an update time more
+// than MaxFutureSkew after the event was received. Applying it later will
+// not help: it is a permanent failure.
+func (e *Event) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !e.Platform.Valid():
+		return bad("platform %q", e.Platform)
+	case e.ShopID == "":
+		return bad("no shop id")
+	case e.Kind == "":
+		return bad("no kind")
+	case e.Kind.IsOrder() && e.OrderID == "":
+		return bad("%s event without an order id", e.Kind)
+	case e.Key == "":
+		return bad("no idempotency key")
+	case e.Status != "" && !e.Status.Valid():
+		return bad("status %q is not a unified status", e.Status)
+	case !e.UpdateTime.IsZero() && !e.ReceivedAt.IsZero() && e.UpdateTime.Sub(e.ReceivedAt) > MaxFutureSkew:
+		return bad("update time %s is more than %s after its receipt at %s",
+			e.UpdateTime.UTC().Format(time.RFC3339), MaxFutureSkew, e.ReceivedAt.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // Encode is the event's wire form on the topic (JSON).

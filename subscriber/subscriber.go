@@ -5,6 +5,7 @@ package subscriber
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -23,9 +24,11 @@ const (
 	AuditFilter  = ">" // everything, notices included
 )
 
-// Orders applies each order event to the repository. A body that does not
-// decode is a permanent failure (dead-lettered at once); a store error is
-// retried.
+// Orders applies each order event to the repository. Failures are
+// classified for the subscription (see Classify): an event that does not
+// decode or does not validate (order.Event.Validate) is permanent and
+// dead-lettered at once; an unavailable store pauses the subscription
+// without counting attempts; any other store error is retried.
 type Orders struct {
 	repo    order.Repository
 	log     *slog.Logger
@@ -61,9 +64,12 @@ func (o *Orders) Handle(ctx context.Context, d *bus.Delivery) error {
 	if !e.Kind.IsOrder() || e.OrderID == "" {
 		return bus.Permanent(fmt.Errorf("orders: event seq %d is not an order event", d.Seq))
 	}
+	if err := e.Validate(); err != nil {
+		return bus.Permanent(fmt.Errorf("orders: event seq %d: %w", d.Seq, err))
+	}
 	res, err := o.repo.Apply(ctx, &e)
 	if err != nil {
-		return err
+		return Classify(fmt.Errorf("orders: apply event seq %d: %w", d.Seq, err))
 	}
 	outcome := "applied"
 	switch {
@@ -92,5 +98,25 @@ func (a *Audit) Handle(ctx context.Context, d *bus.Delivery) error {
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("audit: decode event seq %d: %w", d.Seq, err))
 	}
-	return a.log.Append(ctx, &e)
+	if err := a.log.Append(ctx, &e); err != nil {
+		return Classify(fmt.Errorf("audit: append event seq %d: %w", d.Seq, err))
+	}
+	return nil
+}
+
+// Classify marks a store error for the subscription: order.ErrUnavailable
+// (locked, full, failing I/O) as bus.Unavailable, so the subscription
+// pauses and nothing is dead-lettered for an outage; order.ErrInvalidEvent
+// as bus.Permanent; anything else stays retryable (backoff, then the
+// dead-letter stream after the subscription's attempts or age).
+func Classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, order.ErrInvalidEvent):
+		return bus.Permanent(err)
+	case errors.Is(err, order.ErrUnavailable):
+		return bus.Unavailable(err)
+	}
+	return err
 }
