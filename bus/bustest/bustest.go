@@ -26,10 +26,18 @@ type Driver interface {
 
 // DeadLetter is a dead-lettered message as the suite sees it.
 type DeadLetter struct {
+	ID       uint64
 	Data     []byte
 	Group    string
 	Error    string
+	Reason   string // bus.ReasonPermanent, ...
 	Attempts int
+}
+
+// Replayer is what a driver with Features.Replay offers besides Driver.
+type Replayer interface {
+	ReplayDeadLetter(ctx context.Context, id uint64) (bus.ReplayResult, error)
+	DiscardDeadLetter(ctx context.Context, id uint64) error
 }
 
 // Features declares what a driver guarantees beyond the core; the suite
@@ -40,6 +48,19 @@ type Features struct {
 	// Restart: a subscription stopped and started again under the same
 	// name resumes where it left off.
 	Restart bool
+	// MaxAge: SubscriptionConfig.MaxAge dead-letters a message that keeps
+	// failing once it is older than MaxAge.
+	MaxAge bool
+	// Pause: a handler error marked bus.Unavailable pauses the
+	// subscription without counting attempts or dead-lettering.
+	Pause bool
+	// Replay: the driver implements Replayer; a replay re-enters the
+	// message into its group for its subscription only.
+	Replay bool
+	// HoldGroup: SubscriptionConfig.HoldOnDeadLetter holds a group behind
+	// its dead letter until it is replayed (handled first) or discarded,
+	// across restarts when the driver also declares Restart. Needs Replay.
+	HoldGroup bool
 }
 
 // Run runs the suite. newDriver must return a fresh, isolated driver.
@@ -77,6 +98,48 @@ func Run(t *testing.T, f Features, newDriver func(t *testing.T) Driver) {
 	t.Run("ConcurrentStop", func(t *testing.T) {
 		t.Parallel()
 		testConcurrentStop(t, newDriver(t))
+	})
+	t.Run("MaxAgeDeadLetters", func(t *testing.T) {
+		if !f.MaxAge {
+			t.Skip("driver declares no MaxAge")
+		}
+		t.Parallel()
+		testMaxAge(t, newDriver(t))
+	})
+	t.Run("UnavailablePausesWithoutDeadLetters", func(t *testing.T) {
+		if !f.Pause {
+			t.Skip("driver declares no Pause")
+		}
+		t.Parallel()
+		testPause(t, newDriver(t))
+	})
+	t.Run("ReplayOnlyForItsSubscription", func(t *testing.T) {
+		if !f.Replay {
+			t.Skip("driver declares no Replay")
+		}
+		t.Parallel()
+		testReplay(t, newDriver(t))
+	})
+	t.Run("HoldGroupUntilReplayedWhile1000GroupsFinish", func(t *testing.T) {
+		if !f.HoldGroup || !f.Replay {
+			t.Skip("driver declares no HoldGroup or no Replay")
+		}
+		t.Parallel()
+		testHoldUntilReplayed(t, newDriver(t))
+	})
+	t.Run("HoldGroupUntilDiscarded", func(t *testing.T) {
+		if !f.HoldGroup || !f.Replay {
+			t.Skip("driver declares no HoldGroup or no Replay")
+		}
+		t.Parallel()
+		testHoldUntilDiscarded(t, newDriver(t))
+	})
+	t.Run("HoldGroupAcrossRestart", func(t *testing.T) {
+		if !f.HoldGroup || !f.Replay || !f.Restart {
+			t.Skip("driver declares no HoldGroup, Replay or Restart")
+		}
+		t.Parallel()
+		testHoldAcrossRestart(t, newDriver(t))
 	})
 }
 
