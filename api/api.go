@@ -1,5 +1,6 @@
-// Package api is the query HTTP API (orders and their history) and the
-// operational endpoints (/healthz, /readyz, /metrics).
+// Package api is the query HTTP API (orders and their history), the admin
+// API (dead letters, subscriptions) and the operational endpoints
+// (/healthz, /readyz, /metrics).
 package api
 
 import (
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/httperror"
 	"github.com/orderlane/orderlane/order"
 )
@@ -27,6 +29,11 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Metrics serves /metrics; nil serves 404.
 	Metrics http.Handler
+	// DeadLetters serves /api/v1/deadletters (admin); nil serves 404.
+	DeadLetters DeadLetters
+	// Subscriptions returns the state of the running subscriptions for
+	// GET /api/v1/subscriptions (admin); nil serves 404.
+	Subscriptions func(ctx context.Context) []bus.Stats
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -56,9 +63,19 @@ func New(cfg Config, repo order.Repository) (*API, error) {
 	if cfg.Metrics != nil {
 		a.mux.Handle("GET /metrics", cfg.Metrics)
 	}
-	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}", a.auth(a.getOrder))
-	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}/events", a.auth(a.getEvents))
-	a.mux.Handle("GET /api/v1/orders", a.auth(a.listOrders))
+	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}", a.auth(scopeRead, a.getOrder))
+	a.mux.Handle("GET /api/v1/orders/{platform}/{shop_id}/{order_id}/events", a.auth(scopeRead, a.getEvents))
+	a.mux.Handle("GET /api/v1/orders", a.auth(scopeRead, a.listOrders))
+	if cfg.DeadLetters != nil {
+		a.mux.Handle("GET /api/v1/deadletters", a.auth(scopeAdmin, a.listDeadLetters))
+		a.mux.Handle("GET /api/v1/deadletters/{id}", a.auth(scopeAdmin, a.getDeadLetter))
+		a.mux.Handle("POST /api/v1/deadletters/{id}/replay", a.auth(scopeAdmin, a.replayDeadLetter))
+		a.mux.Handle("POST /api/v1/deadletters/replay", a.auth(scopeAdmin, a.replayDeadLetters))
+		a.mux.Handle("DELETE /api/v1/deadletters/{id}", a.auth(scopeAdmin, a.discardDeadLetter))
+	}
+	if cfg.Subscriptions != nil {
+		a.mux.Handle("GET /api/v1/subscriptions", a.auth(scopeAdmin, a.listSubscriptions))
+	}
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "no API endpoint at "+r.Method+" "+r.URL.Path)
 	})
@@ -68,19 +85,37 @@ func New(cfg Config, repo order.Repository) (*API, error) {
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// auth checks the bearer token in constant time (over hashes, so the
-// token's length does not leak either).
-func (a *API) auth(next http.HandlerFunc) http.Handler {
+// scope is what a route needs the caller's credentials to allow.
+type scope int
+
+const (
+	// scopeRead: the query API (orders and their history).
+	scopeRead scope = iota
+	// scopeAdmin: dead letters (replay and discard change what the
+	// subscriptions do) and subscription state.
+	scopeAdmin
+)
+
+// auth lets a request through to next only if authorize allows it.
+func (a *API) auth(s scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if !ok || subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) != 1 {
+		if !a.authorize(r, s) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="orderlane"`)
 			httperror.Write(w, http.StatusUnauthorized, httperror.CodeUnauthorized, "a valid bearer token is required")
 			return
 		}
 		next(w, r)
 	})
+}
+
+// authorize is the one place that decides whether a request may use a
+// route of scope s. Today the single API token allows every scope; it is
+// compared in constant time (over hashes, so the token's length does not
+// leak either).
+func (a *API) authorize(r *http.Request, _ scope) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return ok && subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
