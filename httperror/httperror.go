@@ -23,10 +23,13 @@ type Detail struct {
 const (
 	CodeBadRequest       = "bad_request"
 	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "payload_too_large"
 	CodeUnavailable      = "unavailable"
+	CodeTooManyRequests  = "too_many_requests"
+	CodeOverloaded       = "overloaded"
 	CodeNotConfigured    = "not_configured"
 	CodeInternal         = "internal"
 )
