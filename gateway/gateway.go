@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderlane/orderlane/bus"
+	"github.com/orderlane/orderlane/clientip"
 	"github.com/orderlane/orderlane/httperror"
 	"github.com/orderlane/orderlane/marketplace"
 	"github.com/orderlane/orderlane/order"
@@ -69,6 +71,17 @@ type Config struct {
 	// without appending it again, and learns each key after its append.
 	// Nil leaves duplicates to the broker's dedup window.
 	Dedup Deduper
+	// Limits throttles and sheds pushes; the zero value does neither.
+	Limits Limits
+	// ClientIP returns the client address of a request (behind trusted
+	// proxies, see clientip.Resolver), for the per-address bucket, the
+	// allow-lists and logs. Defaults to the TCP peer.
+	ClientIP func(*http.Request) netip.Addr
+	// Allow, per platform, lists the address ranges that may push; the
+	// others get 403 before anything else is done. A platform absent or
+	// with an empty list takes pushes from anywhere (the default: Lazada,
+	// for one, publishes no address list).
+	Allow map[order.Platform][]netip.Prefix
 }
 
 // Gateway serves POST /webhooks/{platform}.
@@ -80,6 +93,7 @@ type Gateway struct {
 	pushes    *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	bufs      sync.Pool
+	throttle  *throttle
 }
 
 // Results counted in orderlane_pushes_total{result}.
@@ -111,6 +125,9 @@ func New(cfg Config, pub Publisher, receivers ...Receiver) *Gateway {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = clientip.NewResolver(nil).ClientIP
+	}
 	g := &Gateway{
 		cfg: cfg, pub: pub, log: cfg.Logger,
 		receivers: map[string]Receiver{},
@@ -125,11 +142,15 @@ func New(cfg Config, pub Publisher, receivers ...Receiver) *Gateway {
 		}, []string{"platform", "code"}),
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
+	platforms := make([]string, 0, len(receivers))
 	for _, r := range receivers {
 		g.receivers[string(r.Platform)] = r
+		platforms = append(platforms, string(r.Platform))
 	}
+	g.throttle = newThrottle(cfg.Limits, platforms)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(g.pushes, g.latency)
+		cfg.Registerer.MustRegister(g.throttle.collectors()...)
 	}
 	return g
 }
@@ -143,7 +164,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "no webhook at "+r.URL.Path+"; use /webhooks/shopee, /webhooks/lazada or /webhooks/tiktok")
 		return
 	}
-	status, result := g.receive(w, r, rcv, start)
+	var status int
+	var result string
+	if allow := g.cfg.Allow[rcv.Platform]; len(allow) > 0 && !clientip.Contains(allow, g.cfg.ClientIP(r)) {
+		status, result = http.StatusForbidden, ResultForbidden
+		httperror.Write(w, status, httperror.CodeForbidden, "this address may not push to "+r.URL.Path)
+	} else {
+		status, result = g.receive(w, r, rcv, start)
+	}
 	g.pushes.WithLabelValues(name, result).Inc()
 	g.latency.WithLabelValues(name, statusClass(status)).Observe(time.Since(start).Seconds())
 }
@@ -164,6 +192,15 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 		return fail(http.StatusServiceUnavailable, ResultNotConfigured, httperror.CodeNotConfigured,
 			fmt.Sprintf("%s pushes are not configured: set %s", rcv.Platform, rcv.Missing))
 	}
+	// Throttling and shedding, before the body is read (see
+	// throttle.go). No check refuses a push after its append.
+	platform := string(rcv.Platform)
+	if g.throttle.full() {
+		return g.refused(w, platform, ScopeInFlight, 0)
+	}
+	if scope, wait := g.throttle.admit(platform, g.ipKey(r), start); scope != "" {
+		return g.refused(w, platform, scope, wait)
+	}
 	buf := g.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer g.bufs.Put(buf)
@@ -180,6 +217,11 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 		return fail(http.StatusBadRequest, ResultBadRequest, httperror.CodeBadRequest, "could not read body")
 	}
 	body := buf.Bytes()
+	// In flight from here to the answer: a slow sender holds no slot.
+	defer g.throttle.leave()
+	if !g.throttle.enter() {
+		return g.refused(w, platform, ScopeInFlight, 0)
+	}
 	if err := rcv.Verify(r.Header.Get("Authorization"), body); err != nil {
 		msg := "signature does not match the body"
 		if errors.Is(err, marketplace.ErrMissingSignature) {
@@ -203,6 +245,9 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 			w.WriteHeader(http.StatusOK)
 			return http.StatusOK, ResultDuplicateFiltered
 		}
+	}
+	if ok, wait := g.throttle.admitShop(platform, e.ShopID, start); !ok {
+		return g.refused(w, platform, ScopeShop, wait)
 	}
 	data, err := e.Encode()
 	if err != nil {
@@ -238,6 +283,24 @@ func (g *Gateway) receive(w http.ResponseWriter, r *http.Request, rcv Receiver, 
 	}
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK, result
+}
+
+// refused answers a throttled or shed push and counts it.
+func (g *Gateway) refused(w http.ResponseWriter, platform, scope string, wait time.Duration) (int, string) {
+	g.throttle.throttled.WithLabelValues(platform, scope).Inc()
+	result := ResultThrottled
+	if scope == ScopeInFlight {
+		result = ResultShed
+	}
+	return refuse(w, platform, scope, wait), result
+}
+
+// ipKey is the per-address bucket's key; empty when that bucket is off.
+func (g *Gateway) ipKey(r *http.Request) string {
+	if g.throttle.ip == nil {
+		return ""
+	}
+	return clientip.Key(g.cfg.ClientIP(r))
 }
 
 func statusClass(code int) string {
