@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orderlane/orderlane/apitoken"
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/httperror"
 	"github.com/orderlane/orderlane/order"
@@ -22,8 +23,12 @@ import (
 
 // Config configures the API.
 type Config struct {
-	// Token is the bearer token every /api/ call must present. Required.
+	// Token is the configured bearer token (ORDERLANE_API_TOKEN, or the
+	// one generated into the data dir); it allows every scope. Required.
 	Token string
+	// Tokens checks the other bearer tokens (package apitoken), each
+	// allowing its own scope. Nil: Token only.
+	Tokens Tokens
 	// Ready reports whether the service can take pushes (stream and store
 	// usable); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
@@ -36,6 +41,12 @@ type Config struct {
 	Subscriptions func(ctx context.Context) []bus.Stats
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+// Tokens finds the stored token whose secret a request presents
+// (apitoken.Store).
+type Tokens interface {
+	Check(secret string) (apitoken.Token, bool)
 }
 
 // API serves the query and operational endpoints.
@@ -96,26 +107,57 @@ const (
 	scopeAdmin
 )
 
-// auth lets a request through to next only if authorize allows it.
+// token is the apitoken scope a route of scope s needs.
+func (s scope) token() apitoken.Scope {
+	if s == scopeAdmin {
+		return apitoken.Admin
+	}
+	return apitoken.Read
+}
+
+// auth lets a request through to next only if authorize allows it: 401
+// without a valid token, 403 with a token whose scope does not reach s.
 func (a *API) auth(s scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.authorize(r, s) {
+		have, ok := a.authorize(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="orderlane"`)
 			httperror.Write(w, http.StatusUnauthorized, httperror.CodeUnauthorized, "a valid bearer token is required")
+			return
+		}
+		if !have.Allows(s.token()) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="orderlane", error="insufficient_scope", scope="`+string(s.token())+`"`)
+			httperror.Write(w, http.StatusForbidden, httperror.CodeForbidden, "this token's scope is "+string(have)+"; "+r.URL.Path+" needs "+string(s.token()))
 			return
 		}
 		next(w, r)
 	})
 }
 
-// authorize is the one place that decides whether a request may use a
-// route of scope s. Today the single API token allows every scope; it is
-// compared in constant time (over hashes, so the token's length does not
-// leak either).
-func (a *API) authorize(r *http.Request, _ scope) bool {
+// authorize is the one place that decides who a request is: it returns
+// the scope of the bearer token presented. The configured Token is an
+// admin token; the stored tokens (Config.Tokens) have their own scope.
+// Both are always checked, each in constant time over SHA-256 hashes (so
+// neither a token's content nor its length leaks through timing).
+func (a *API) authorize(r *http.Request) (apitoken.Scope, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return ok && subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
+	tok = strings.TrimSpace(tok)
+	got := sha256.Sum256([]byte(tok))
+	admin := subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
+	var stored apitoken.Token
+	found := false
+	if a.cfg.Tokens != nil {
+		stored, found = a.cfg.Tokens.Check(tok)
+	}
+	switch {
+	case !ok:
+		return "", false
+	case admin:
+		return apitoken.Admin, true
+	case found:
+		return stored.Scope, true
+	}
+	return "", false
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
