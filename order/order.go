@@ -14,6 +14,12 @@ var ErrNotFound = errors.New("order not found")
 // the same call can succeed later, and the event is not at fault.
 var ErrUnavailable = errors.New("order store unavailable")
 
+// ErrRejected marks a Repository error caused by the event itself: the
+// store cannot hold it as it is (for example text the database refuses,
+// such as a NUL byte in PostgreSQL). Retrying the same event fails again.
+// Drivers wrap it (errors.Is).
+var ErrRejected = errors.New("order store rejected the event")
+
 // Key identifies one order across marketplaces.
 type Key struct {
 	Platform Platform

@@ -74,7 +74,7 @@ func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
 	r, err := t.stmt(t.s.insertEvent).ExecContext(t.ctx,
 		string(e.Platform), e.ShopID, e.OrderID, e.Seq, e.Key, string(e.Kind), e.PushType,
 		e.PlatformStatus, string(e.Status), nanos(e.UpdateTime), nanos(e.ReceivedAt), nanos(now),
-		res.StatusChanged, res.Stale, []byte(e.Payload))
+		res.StatusChanged, res.Stale, payload(e.Payload))
 	if err != nil {
 		return order.ApplyResult{}, fmt.Errorf("sqlite: insert event: %w", err)
 	}
@@ -230,7 +230,7 @@ func (s *Store) Append(ctx context.Context, e *order.Event) error {
 	return translate(s.write(ctx, func(t *txn) error {
 		_, err := t.stmt(t.s.audit).ExecContext(t.ctx,
 			e.Seq, string(e.Platform), e.ShopID, e.OrderID, string(e.Kind), e.PushType, e.Key,
-			nanos(e.ReceivedAt), nanos(time.Now()), []byte(e.Payload))
+			nanos(e.ReceivedAt), nanos(time.Now()), payload(e.Payload))
 		if err != nil {
 			return fmt.Errorf("sqlite: audit append: %w", err)
 		}
@@ -245,4 +245,13 @@ func (s *Store) AuditCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: audit count: %w", err)
 	}
 	return n, nil
+}
+
+// payload stores a missing payload as an empty one (the columns are NOT
+// NULL; an event decoded without a body must not fail forever).
+func payload(p []byte) []byte {
+	if p == nil {
+		return []byte{}
+	}
+	return p
 }
