@@ -107,13 +107,14 @@ func (a *Audit) Handle(ctx context.Context, d *bus.Delivery) error {
 // Classify marks a store error for the subscription: order.ErrUnavailable
 // (locked, full, failing I/O) as bus.Unavailable, so the subscription
 // pauses and nothing is dead-lettered for an outage; order.ErrInvalidEvent
-// as bus.Permanent; anything else stays retryable (backoff, then the
+// and order.ErrRejected (the store cannot hold the event as it is) as
+// bus.Permanent; anything else stays retryable (backoff, then the
 // dead-letter stream after the subscription's attempts or age).
 func Classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, order.ErrInvalidEvent):
+	case errors.Is(err, order.ErrInvalidEvent), errors.Is(err, order.ErrRejected):
 		return bus.Permanent(err)
 	case errors.Is(err, order.ErrUnavailable):
 		return bus.Unavailable(err)

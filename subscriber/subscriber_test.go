@@ -329,6 +329,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", order.ErrUnavailable), false, true},
 		{fmt.Errorf("x: %w", order.ErrInvalidEvent), true, false},
+		{fmt.Errorf("x: %w", order.ErrRejected), true, false},
 		{errors.New("timeout"), false, false},
 	} {
 		got := subscriber.Classify(c.err)

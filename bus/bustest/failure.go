@@ -363,6 +363,9 @@ func testHoldAcrossRestart(t *testing.T, d Driver) {
 	if got := rec.seenOf("poison"); len(got) != 0 {
 		t.Fatalf("poison group handled %v after the restart while its dead letter was unresolved", got)
 	}
+	if st := s2.Stats(ctx); st.Redeliveries == 0 || st.Blocked != 1 {
+		t.Errorf("stats after the restart: %+v; want the held messages counted as redeliveries, one group blocked", st)
+	}
 	broken.Store(false)
 	if _, err := replayer(t, d).ReplayDeadLetter(ctx, dls[0].ID); err != nil {
 		t.Fatal(err)
