@@ -4,6 +4,8 @@
 // acknowledged. A push that could not be appended gets 503, so the
 // marketplace retries it. A push whose idempotency key the filter
 // (Config.Dedup) knows was appended before, and is answered 200 at once.
+// In front of all that, Config.Limits throttles (429) and sheds (503)
+// pushes, never after an append: see throttle.go and docs/security.md.
 package gateway
 
 import (
