@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -16,18 +17,28 @@ import (
 type EmbeddedConfig struct {
 	// StoreDir is where JetStream keeps its files. Required.
 	StoreDir string
+	// GroupCommit runs the server without sync_always and gives the
+	// Embedded a Syncer: a Bus configured with it (Config.Syncer) returns
+	// from Publish only after a group fsync that covers the message, so an
+	// acknowledged publish survives power loss, and concurrent publishes
+	// share fsyncs. Not with SyncAlways. Off by default.
+	GroupCommit bool
 	// SyncAlways makes the server fsync every write before acknowledging
-	// it: an acknowledged publish then survives power loss. When false the
-	// server fsyncs every SyncInterval, and an acknowledged publish
-	// survives a process crash (the OS has it) but not a power loss.
+	// it (JetStream's sync_always: one fsync per message, no sharing): an
+	// acknowledged publish then survives power loss. When false (and
+	// without GroupCommit) the server fsyncs every SyncInterval, and an
+	// acknowledged publish survives a process crash (the OS has it) but
+	// not a power loss.
 	SyncAlways bool
-	// SyncInterval is the fsync period when SyncAlways is false. Defaults
-	// to the server's 2 minutes.
+	// SyncInterval is the period of the server's own background fsync of
+	// everything (streams, consumers, state files) when SyncAlways is
+	// false. Defaults to the server's 2 minutes.
 	SyncInterval time.Duration
 	// ListenAddr, if set ("127.0.0.1:4222"), also opens a client port for
 	// tools such as the nats CLI. Empty (the default) opens no port.
 	ListenAddr string
-	// Logger receives the server's warnings and errors.
+	// Logger receives the server's warnings and errors, and the start-up
+	// checks' findings. Defaults to slog.Default().
 	Logger *slog.Logger
 }
 
@@ -36,17 +47,52 @@ type EmbeddedConfig struct {
 type Embedded struct {
 	Server *server.Server
 	Conn   *nats.Conn
+	// Syncer is the group commit (EmbeddedConfig.GroupCommit); nil
+	// without it.
+	Syncer *Syncer
 }
 
 // StartEmbedded starts the server and connects to it in-process.
+//
+// Before the server starts, every message block in StoreDir is checked
+// against its records' checksums (VerifyStore): a damaged block stops the
+// start with a *CorruptError, except an interrupted write at the end of
+// one of a stream's two newest blocks (a power loss), which is logged and
+// left to the server to drop. After it started, a stream whose files the
+// server could not load stops the start (ErrStreamNotLoaded), and a
+// consumer it could not load is removed, to be created again.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("jetstream: embedded StoreDir is required")
 	}
+	if cfg.GroupCommit && cfg.SyncAlways {
+		return nil, errors.New("jetstream: embedded GroupCommit and SyncAlways exclude each other")
+	}
+	storeDir, err := filepath.Abs(cfg.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: embedded StoreDir: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	// Before the server reads the blocks: it would drop a damaged record
+	// without an error, or truncate the block there.
+	rep, err := VerifyStore(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range rep.TornTails {
+		log.Warn("interrupted write at the end of a message block (power loss?): the server drops it", "block", t)
+	}
+	if rep.Blocks > 0 {
+		log.Info("message blocks verified", "streams", rep.Streams, "blocks", rep.Blocks, "records", rep.Records,
+			"bytes", rep.Bytes, "duration", rep.Duration.Round(time.Millisecond))
+	}
 	opts := &server.Options{
 		ServerName:   "orderlane",
 		JetStream:    true,
-		StoreDir:     cfg.StoreDir,
+		StoreDir:     storeDir,
 		DontListen:   cfg.ListenAddr == "",
 		SyncAlways:   cfg.SyncAlways,
 		SyncInterval: cfg.SyncInterval,
@@ -77,7 +123,20 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("jetstream: connect in-process: %w", err)
 	}
-	return &Embedded{Server: ns, Conn: nc}, nil
+	e := &Embedded{Server: ns, Conn: nc}
+	// The server keeps each account's streams under
+	// <StoreDir>/jetstream/<account>/streams; orderlane uses the global
+	// account.
+	streams := filepath.Join(ns.StoreDir(), ns.GlobalAccount().Name, "streams")
+	if err := checkLoaded(nc, streams, log); err != nil {
+		nc.Close()
+		ns.Shutdown()
+		return nil, err
+	}
+	if cfg.GroupCommit {
+		e.Syncer = newSyncer(storeDir, streams)
+	}
+	return e, nil
 }
 
 // Close drains the connection (in-flight publishes and acks complete) and
@@ -91,6 +150,9 @@ func (e *Embedded) Close() {
 	}
 	e.Server.Shutdown()
 	e.Server.WaitForShutdown()
+	if e.Syncer != nil {
+		e.Syncer.Close()
+	}
 }
 
 func splitHostPort(addr string) (string, int, error) {

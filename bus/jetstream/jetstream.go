@@ -75,6 +75,13 @@ type Config struct {
 	// redelivering. Held messages are kept alive with InProgress.
 	// Defaults to 30s.
 	AckWait time.Duration
+	// Syncer, if set (the embedded server's group commit; see
+	// EmbeddedConfig.GroupCommit), makes Publish wait after the PubAck
+	// until the message is fsynced, and subscriptions hand a message to
+	// their handler only once it is fsynced. Needs Replicas 1. Nil (the
+	// default, and on a cluster) trusts the PubAck as it is: as durable
+	// as the server's sync setting, and on a cluster held by a quorum.
+	Syncer *Syncer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -124,6 +131,9 @@ type Bus struct {
 // connection stays the caller's to close.
 func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	cfg = cfg.WithDefaults()
+	if cfg.Syncer != nil && cfg.Replicas != 1 {
+		return nil, fmt.Errorf("jetstream: group commit (Syncer) needs Replicas 1, not %d", cfg.Replicas)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -142,7 +152,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Stream, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	dead, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.DeadLetterStream,
 		Description: "orderlane dead letters, one subject per subscription",
 		Subjects:    []string{cfg.DeadLetterSubjects + ".>"},
@@ -151,15 +161,26 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 		Replicas:    cfg.Replicas,
 		MaxAge:      30 * 24 * time.Hour,
 		Duplicates:  cfg.DuplicateWindow,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.DeadLetterStream, err)
+	}
+	if cfg.Syncer != nil {
+		for _, st := range []jetstream.Stream{stream, dead} {
+			info := st.CachedInfo()
+			if err := cfg.Syncer.Track(info.Config.Name, info.State.LastSeq); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &Bus{cfg: cfg, nc: nc, js: js, stream: stream}, nil
 }
 
-// Publish appends m and waits for the server's acknowledgement, which the
-// server sends only after the message is stored (and, with sync always,
-// fsynced; on a cluster, after a quorum has it).
+// Publish appends m and returns after the durable append: the server's
+// acknowledgement, which it sends once the message is stored (with sync
+// always, fsynced; on a cluster, held by a quorum), and with a Syncer the
+// group fsync that follows it. A duplicate (the ID was appended within
+// the dedup window) waits for the original's fsync the same way.
 func (b *Bus) Publish(ctx context.Context, m bus.Message) (bus.PublishResult, error) {
 	if m.Group == "" {
 		return bus.PublishResult{}, errors.New("jetstream: publish: message group is required")
@@ -178,11 +199,28 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) (bus.PublishResult, er
 	if err != nil {
 		return bus.PublishResult{}, fmt.Errorf("jetstream: publish: %w", err)
 	}
+	if err := b.commit(ctx, b.cfg.Stream, ack.Sequence); err != nil {
+		return bus.PublishResult{}, fmt.Errorf("jetstream: publish: %w", err)
+	}
 	return bus.PublishResult{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
-// Ping reports whether the topic stream answers.
+// commit waits, with a Syncer, until stream is fsynced up to seq.
+func (b *Bus) commit(ctx context.Context, stream string, seq uint64) error {
+	if b.cfg.Syncer == nil {
+		return nil
+	}
+	return b.cfg.Syncer.Wait(ctx, stream, seq)
+}
+
+// Ping reports whether the topic stream answers and, with a Syncer, its
+// fsyncs succeed.
 func (b *Bus) Ping(ctx context.Context) error {
+	if b.cfg.Syncer != nil {
+		if err := b.cfg.Syncer.Err(); err != nil {
+			return err
+		}
+	}
 	if _, err := b.stream.Info(ctx); err != nil {
 		return fmt.Errorf("jetstream: stream %s: %w", b.cfg.Stream, err)
 	}
@@ -220,8 +258,13 @@ func (b *Bus) deadLetter(ctx context.Context, name string, m jetstream.Msg, seq 
 	hdr.Set(jetstream.MsgIDHeader, name+":"+strconv.FormatUint(seq, 10))
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	_, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: b.DeadLetterSubject(name), Data: m.Data(), Header: hdr})
+	ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: b.DeadLetterSubject(name), Data: m.Data(), Header: hdr})
 	if err != nil {
+		return fmt.Errorf("jetstream: dead-letter: %w", err)
+	}
+	// The original is acknowledged next: its dead letter must be on disk
+	// first.
+	if err := b.commit(ctx, b.cfg.DeadLetterStream, ack.Sequence); err != nil {
 		return fmt.Errorf("jetstream: dead-letter: %w", err)
 	}
 	return nil

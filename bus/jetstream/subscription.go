@@ -174,6 +174,19 @@ func (s *subscription) handle(g *group) {
 		return // leave it unacknowledged: redelivered on the next start
 	default:
 	}
+	// With group commit the server delivers a message as soon as it is
+	// written, possibly before its fsync. Acting on it then could record
+	// (in the handler's store, or in the consumer's ack floor) a message
+	// that a power loss takes back, and whose sequence the stream would
+	// then give to another message. So wait for its fsync (usually done
+	// already by the publisher's round).
+	if err := s.bus.commit(s.hctx, s.bus.cfg.Stream, h.seq); err != nil {
+		if s.hctx.Err() == nil {
+			s.log.Error("message not durable; will retry", "seq", h.seq, "err", err)
+			s.retryLater(g, h.attempt+1)
+		}
+		return
+	}
 	h.attempt++
 	d := &bus.Delivery{
 		Message: bus.Message{
