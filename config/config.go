@@ -29,11 +29,16 @@ type Config struct {
 	// a token is generated at first start, stored in DataDir/api-token and
 	// printed once.
 	APIToken string `yaml:"api_token"`
-	// Fsync is when appended events reach the disk (ORDERLANE_FSYNC):
-	// "always" (the default) fsyncs before every acknowledgement, so an
-	// acknowledged push survives power loss; a duration ("1s", "2m") fsyncs
+	// Fsync is when appended events reach the disk (ORDERLANE_FSYNC).
+	// "always" (the default): a push is acknowledged only after an fsync
+	// that covers it, shared by the pushes that arrive together (group
+	// commit), so an acknowledged push survives power loss. "jetstream":
+	// the same guarantee by JetStream's own sync_always, one fsync per
+	// push (slower; kept for comparison). A duration ("1s", "2m"): fsync
 	// that often, so an acknowledged push survives a process crash but the
-	// last interval can be lost on power loss. See docs/durability.md.
+	// last interval can be lost on power loss. The order store commits
+	// with synchronous=FULL in the first two modes, NORMAL otherwise. See
+	// docs/durability.md.
 	Fsync string `yaml:"fsync"`
 	// MaxBodyBytes caps a webhook body (ORDERLANE_MAX_BODY_BYTES); larger
 	// pushes get 413. Defaults to 1 MiB.
@@ -155,7 +160,7 @@ func (c Config) WithDefaults() Config {
 		c.DataDir = "./data"
 	}
 	if c.Fsync == "" {
-		c.Fsync = "always"
+		c.Fsync = FsyncAlways
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -252,16 +257,32 @@ func (r Redis) validate() error {
 	return nil
 }
 
-// FsyncInterval parses Fsync: 0 means fsync before every acknowledgement.
+// The Fsync values other than an interval.
+const (
+	// FsyncAlways: fsync before every acknowledgement, by group commit.
+	FsyncAlways = "always"
+	// FsyncJetStream: fsync before every acknowledgement, by JetStream's
+	// sync_always (one fsync per push).
+	FsyncJetStream = "jetstream"
+)
+
+// FsyncInterval parses Fsync: the fsync period for an interval ("1s"), 0
+// for "always" and "jetstream" (fsync before every acknowledgement).
 func (c Config) FsyncInterval() (time.Duration, error) {
-	if c.Fsync == "always" {
+	if c.Fsync == FsyncAlways || c.Fsync == FsyncJetStream {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(c.Fsync)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf(`config: fsync %q: want "always" or a positive duration such as "1s"`, c.Fsync)
+		return 0, fmt.Errorf(`config: fsync %q: want "always", "jetstream" or a positive duration such as "1s"`, c.Fsync)
 	}
 	return d, nil
+}
+
+// PowerLossSafe reports whether Fsync makes every acknowledged push
+// survive power loss ("always", "jetstream").
+func (c Config) PowerLossSafe() bool {
+	return c.Fsync == FsyncAlways || c.Fsync == FsyncJetStream
 }
 
 // Missing returns, per marketplace, the first unset setting its webhook

@@ -81,7 +81,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	interval, _ := cfg.FsyncInterval()
 	if s.nats, err = jetstream.StartEmbedded(jetstream.EmbeddedConfig{
 		StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
-		SyncAlways:   interval == 0,
+		GroupCommit:  cfg.Fsync == config.FsyncAlways,
+		SyncAlways:   cfg.Fsync == config.FsyncJetStream,
 		SyncInterval: interval,
 		ListenAddr:   cfg.NATSListen,
 		Logger:       log,
@@ -89,6 +90,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		return nil, err
 	}
 	if s.bus, err = jetstream.New(ctx, s.nats.Conn, jetstream.Config{
+		Syncer:         s.nats.Syncer, // group commit with fsync "always"
 		PublishTimeout: cfg.PublishTimeout,
 		Logger:         log,
 	}); err != nil {
@@ -108,9 +110,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}); err != nil {
 		return nil, err
 	}
-	sync := "FULL"
-	if interval != 0 {
-		sync = "NORMAL"
+	sync := "NORMAL"
+	if cfg.PowerLossSafe() {
+		sync = "FULL"
 	}
 	if s.store, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orderlane.db"), Synchronous: sync}); err != nil {
 		return nil, err
@@ -132,6 +134,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			return nil, err
 		}
 		s.subs = append(s.subs, running)
+	}
+	if s.nats.Syncer != nil {
+		// What start-up created (stream, consumer and bucket metadata,
+		// written without fsync) must be durable before the first
+		// acknowledgement.
+		if err := s.nats.Syncer.SyncAll(); err != nil {
+			return nil, err
+		}
 	}
 	reg.MustRegister(metrics.NewSubscriptions(s.subs...))
 

@@ -96,7 +96,7 @@ func serve(args []string) error {
 	path := fs.String("config", "", "YAML config file (or ORDERLANE_CONFIG)")
 	addr := fs.String("http-addr", "", "HTTP listen address (ORDERLANE_HTTP_ADDR; default :8080)")
 	dir := fs.String("data-dir", "", "data directory (ORDERLANE_DATA_DIR; default ./data)")
-	fsync := fs.String("fsync", "", `"always" or an interval such as 1s (ORDERLANE_FSYNC; default always)`)
+	fsync := fs.String("fsync", "", `"always" (group commit), "jetstream" (sync_always) or an interval such as 1s (ORDERLANE_FSYNC; default always)`)
 	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(c *config.Config) {
 		set(&c.HTTPAddr, *addr)
