@@ -43,6 +43,9 @@ func runBench(args []string) error {
 	timeout := fs.Duration("apply-timeout", 120*time.Second, "how long to wait for every order's final state")
 	seed := fs.Uint64("seed", 1, "random seed (same seed, same decisions)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	floodRate := fs.Float64("flood-rate", 0, "throttling load test: a baseline phase of signed pushes at --rate, then the same beside a flood of this many requests/s (see docs/security.md)")
+	floodKind := fs.String("flood-kind", "forged", "flood requests: forged (bad signatures) or signed (valid pushes)")
+	floodFor := fs.Duration("flood-duration", 10*time.Second, "length of each flood-test phase")
 	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(*config.Config) {})
 	if err != nil {
@@ -58,6 +61,11 @@ func runBench(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *floodRate > 0 {
+		progressOut = os.Stderr
+		return runFlood(ctx, floodOptions{BaseURL: base, Token: token, Shopee: cfg.Shopee,
+			Rate: max(*rate, 1), FloodRate: *floodRate, Kind: *floodKind, Duration: *floodFor}, *asJSON, os.Stdout)
+	}
 	opts := simulate.Options{
 		BaseURL: base, APIToken: token,
 		Shopee: cfg.Shopee, Lazada: cfg.Lazada, TikTok: cfg.TikTok,
