@@ -61,7 +61,7 @@ func pebbleBinary(t *testing.T) string {
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GOBIN="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			pebbleBuild.err = fmt.Errorf("go install %s: %v\n%s", pebbleModule, err, out)
+			pebbleBuild.err = fmt.Errorf("go install %s: %w\n%s", pebbleModule, err, out)
 			return
 		}
 		pebbleBuild.path = filepath.Join(dir, "pebble")

@@ -172,7 +172,7 @@ func (f *flooder) phase(ctx context.Context, name string, floodRate float64) (fl
 		pace(ctx, f.o.Rate, 2048, func(intended time.Time) {
 			sent.Add(1)
 			body, sig := f.push(name, true)
-			code, err := f.post(body, sig)
+			code, err := f.post(context.WithoutCancel(ctx), body, sig)
 			switch {
 			case err != nil:
 				count(byCode, "network")
@@ -192,7 +192,7 @@ func (f *flooder) phase(ctx context.Context, name string, floodRate float64) (fl
 			pace(ctx, floodRate, 4096, func(time.Time) {
 				floodN.Add(1)
 				body, sig := f.push(name, f.o.Kind == "signed")
-				code, err := f.post(body, sig)
+				code, err := f.post(context.WithoutCancel(ctx), body, sig)
 				if err != nil {
 					count(floodBy, "network")
 					return
@@ -268,8 +268,8 @@ func (f *flooder) push(phase string, signed bool) (body []byte, sig string) {
 	return body, shopee.SignPush(f.o.Shopee.CallbackURL, []byte(key), body)
 }
 
-func (f *flooder) post(body []byte, sig string) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, f.o.BaseURL+"/webhooks/shopee", bytes.NewReader(body))
+func (f *flooder) post(ctx context.Context, body []byte, sig string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.o.BaseURL+"/webhooks/shopee", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
