@@ -5,7 +5,7 @@ CONFIG   ?= dev/orderlane.dev.yaml
 GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-short lint bench fuzz simulate clean
+.PHONY: help run build test test-short powerloss lint bench fuzz simulate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ test: ## run every test with the race detector (service-backed tests run when th
 
 test-short: ## quick tests only (no end-to-end process tests)
 	$(GO) test -short -count=1 ./...
+
+powerloss: ## cut the power CUTS times (default 12) under a push storm on a FUSE disk that forgets unsynced writes; needs /dev/fuse and root
+	$(GO) test -count=1 -v -run '^TestPowerLoss$$' -timeout 30m ./powerloss -cuts=$${CUTS:-12} -orders=$${ORDERS:-1500}
 
 lint: ## gofmt, go vet and golangci-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
