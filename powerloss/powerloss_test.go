@@ -216,7 +216,7 @@ func (h *harness) start() error {
 		select {
 		case err := <-h.exited:
 			h.child = nil
-			return fmt.Errorf("server exited during start (%v): %s", err, h.lastLogLine())
+			return fmt.Errorf("server exited during start (%w): %s", err, h.lastLogLine())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -58,7 +58,7 @@ func (m *Mount) Unmount() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if derr := syscall.Unmount(m.dir, syscall.MNT_DETACH); derr != nil {
-		return fmt.Errorf("lazyfs: unmount %s: %w (detach: %v)", m.dir, err, derr)
+		return fmt.Errorf("lazyfs: unmount %s: %w (detach: %w)", m.dir, err, derr)
 	}
 	m.server.Wait()
 	return nil
