@@ -2,7 +2,6 @@ package jetstream_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 
 	"github.com/orderlane/orderlane/bus"
@@ -13,27 +12,14 @@ import (
 type driver struct{ *js.Bus }
 
 func (d driver) DeadLetters(ctx context.Context, name string) ([]bustest.DeadLetter, error) {
-	stream, err := d.JetStream().Stream(ctx, d.Config().DeadLetterStream)
+	dls, _, err := d.ListDeadLetters(ctx, bus.DeadLetterFilter{Subscription: name, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []bustest.DeadLetter
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := stream.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
-		if m.Subject != d.DeadLetterSubject(name) {
-			continue
-		}
-		attempts, _ := strconv.Atoi(m.Header.Get(js.HeaderAttempts))
+	out := make([]bustest.DeadLetter, 0, len(dls))
+	for _, dl := range dls {
 		out = append(out, bustest.DeadLetter{
-			Data: m.Data, Group: m.Header.Get(js.HeaderGroup),
-			Error: m.Header.Get(js.HeaderError), Attempts: attempts,
+			ID: dl.ID, Data: dl.Data, Group: dl.Group, Error: dl.Error, Reason: dl.Reason, Attempts: dl.Attempts,
 		})
 	}
 	return out, nil
@@ -51,7 +37,9 @@ func newEmbedded(t *testing.T) *js.Embedded {
 
 func TestConformanceEmbedded(t *testing.T) {
 	t.Parallel()
-	bustest.Run(t, bustest.Features{Dedup: true, Restart: true}, func(t *testing.T) bustest.Driver {
+	bustest.Run(t, bustest.Features{
+		Dedup: true, Restart: true, MaxAge: true, Pause: true, Replay: true, HoldGroup: true,
+	}, func(t *testing.T) bustest.Driver {
 		e := newEmbedded(t)
 		b, err := js.New(context.Background(), e.Conn, js.Config{})
 		if err != nil {

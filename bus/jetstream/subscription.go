@@ -5,21 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orderlane/orderlane/bus"
 )
 
+// blockPoll is how often a subscription in strict mode (HoldOnDeadLetter)
+// checks whether the dead letters holding its groups were discarded.
+const blockPoll = time.Second
+
 // Subscribe starts a durable subscription. Its consumer is created or
 // updated, reset to its ack floor, and fed to h through the group
 // scheduler. The subscription runs until Stop.
+//
+// In strict mode (HoldOnDeadLetter) the groups of the subscription's
+// unresolved dead letters are read from the dead-letter stream first, so
+// they stay held across restarts.
 func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler) (bus.Subscription, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dls, err := b.deadLetterStream(ctx)
+	if err != nil {
 		return nil, err
 	}
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -36,25 +50,39 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: consumer %s: %w", cfg.Name, err)
 	}
-	// Messages a previous process held unacknowledged must come back first
-	// and in order; without the reset they would come back only after
-	// AckWait, behind newer messages of their group.
-	if _, err := b.stream.ResetConsumer(ctx, cfg.Name); err != nil {
-		return nil, fmt.Errorf("jetstream: reset consumer %s (needs nats-server >= 2.14): %w", cfg.Name, err)
-	}
 	hctx, cancel := context.WithCancel(context.Background())
 	s := &subscription{
-		bus:     b,
-		cfg:     cfg,
-		cons:    cons,
-		handler: h,
-		log:     b.cfg.Logger.With("subscription", cfg.Name),
-		groups:  make(map[string]*group),
-		held:    make(map[uint64]*held),
-		ready:   make(chan *group, cfg.MaxPending+cfg.Concurrency),
-		stop:    make(chan struct{}),
-		hctx:    hctx,
-		cancel:  cancel,
+		bus:      b,
+		cfg:      cfg,
+		cons:     cons,
+		dlStream: dls,
+		handler:  h,
+		log:      b.cfg.Logger.With("subscription", cfg.Name),
+		groups:   make(map[string]*group),
+		held:     make(map[uint64]*held),
+		ready:    make(chan *group, cfg.MaxPending+cfg.Concurrency),
+		pause:    newPause(cfg.Pause),
+		stop:     make(chan struct{}),
+		hctx:     hctx,
+		cancel:   cancel,
+	}
+	if cfg.HoldOnDeadLetter {
+		if err := s.loadBlocks(ctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	// Messages a previous process held unacknowledged must come back first
+	// and in order; without the reset they would come back only after
+	// AckWait, behind newer messages of their group. Everything delivered
+	// after the ack floor is handed over again (counted as redeliveries:
+	// after the reset the server counts them as first deliveries).
+	if info := cons.CachedInfo(); info != nil && info.Delivered.Consumer > info.AckFloor.Consumer {
+		s.redeliveries.Add(info.Delivered.Consumer - info.AckFloor.Consumer)
+	}
+	if err := b.resetConsumer(ctx, cfg.Name); err != nil {
+		cancel()
+		return nil, err
 	}
 	cc, err := cons.Consume(s.receive,
 		jetstream.PullMaxMessages(min(cfg.MaxPending, 1024)),
@@ -74,37 +102,74 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 	}
 	s.workers.Add(1)
 	go s.keepAlive()
+	if cfg.HoldOnDeadLetter {
+		s.workers.Add(1)
+		go s.watchBlocks()
+	}
 	return s, nil
+}
+
+// resetConsumer resets the consumer to its ack floor. A consumer just
+// created on a cluster may have no leader for a moment: a request that
+// times out is tried again, for up to three tries.
+func (b *Bus) resetConsumer(ctx context.Context, name string) error {
+	var err error
+	for try := 1; try <= 3; try++ {
+		if _, err = b.stream.ResetConsumer(ctx, name); err == nil {
+			return nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			break
+		}
+		b.cfg.Logger.Warn("consumer reset timed out; trying again", "consumer", name, "try", try, "err", err)
+	}
+	return fmt.Errorf("jetstream: reset consumer %s (needs nats-server >= 2.14): %w", name, err)
 }
 
 // held is one message in the scheduler.
 type held struct {
-	msg     jetstream.Msg // the newest delivery of this sequence
-	seq     uint64
-	attempt int
-	err     error
+	msg       jetstream.Msg // the newest delivery of this sequence
+	seq       uint64
+	published time.Time
+	attempt   int    // handler calls that counted (Unavailable ones do not)
+	replayOf  uint64 // the dead letter this message replays, if it is a replay for this subscription
+	jump      bool   // a replay that resolves its group's block: handled before the messages it held
+	skip      bool   // a replay for another subscription: acknowledged without calling the handler
 }
 
-// group is a message group with messages in memory. It is in the ready
-// channel, being handled by a worker, or waiting for a retry timer: never
-// two of these at once.
+// group is a message group with messages in memory, or held by a dead
+// letter. While active it is in the ready channel, being handled by a
+// worker, or waiting for a retry timer: exactly one of these.
 type group struct {
-	key   string
-	queue []*held
+	key      string
+	queue    []*held
+	active   bool
+	retrying bool
+	// blockedBy maps the unresolved dead letters holding the group (strict
+	// mode) to the topic sequence of the message each one holds.
+	blockedBy map[uint64]uint64
+}
+
+// runnable reports whether the group's head may be handed over: it has
+// one and nothing holds it (a replay that resolves the block runs first).
+func (g *group) runnable() bool {
+	return len(g.queue) > 0 && (len(g.blockedBy) == 0 || g.queue[0].jump)
 }
 
 type subscription struct {
-	bus     *Bus
-	cfg     bus.SubscriptionConfig
-	cons    jetstream.Consumer
-	cc      jetstream.ConsumeContext
-	handler bus.Handler
-	log     *slog.Logger
+	bus      *Bus
+	cfg      bus.SubscriptionConfig
+	cons     jetstream.Consumer
+	cc       jetstream.ConsumeContext
+	dlStream jetstream.Stream
+	handler  bus.Handler
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	groups map[string]*group
 	held   map[uint64]*held
 	ready  chan *group
+	pause  *pause
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -112,7 +177,29 @@ type subscription struct {
 	hctx     context.Context
 	cancel   context.CancelFunc
 
-	handled, retries, deadLettered atomic.Uint64
+	inFlight                                     atomic.Int64
+	handled, retries, deadLettered, redeliveries atomic.Uint64
+	outageRetries, pauses                        atomic.Uint64
+}
+
+// loadBlocks holds the group of every unresolved dead letter of the
+// subscription (strict mode, at start).
+func (s *subscription) loadBlocks(ctx context.Context) error {
+	return s.bus.scanDeadLetters(ctx, s.cfg.Name, 0, func(d bus.DeadLetter) bool {
+		if d.Group == "" {
+			return true
+		}
+		g := s.groups[d.Group]
+		if g == nil {
+			g = &group{key: d.Group}
+			s.groups[d.Group] = g
+		}
+		if g.blockedBy == nil {
+			g.blockedBy = map[uint64]uint64{}
+		}
+		g.blockedBy[d.ID] = d.OriginalSeq
+		return true
+	})
 }
 
 // receive is the consume callback: it files the message behind its group
@@ -123,8 +210,24 @@ func (s *subscription) receive(m jetstream.Msg) {
 		s.log.Error("message without metadata", "err", err)
 		return
 	}
+	if meta.NumDelivered > 1 {
+		s.redeliveries.Add(1)
+	}
+	hdr := m.Headers()
+	var (
+		replayOf uint64
+		skip     bool
+	)
+	if target := hdr.Get(HeaderReplayFor); target != "" {
+		// A replay for another subscription is not ours to handle: it
+		// passes through its group unseen by the handler.
+		skip = target != s.cfg.Name
+		if !skip {
+			replayOf, _ = strconv.ParseUint(hdr.Get(HeaderReplayOf), 10, 64)
+		}
+	}
 	seq := meta.Sequence.Stream
-	key := m.Headers().Get(HeaderGroup)
+	key := hdr.Get(HeaderGroup)
 	if key == "" {
 		key = m.Subject() // messages published without a group: one group per subject
 	}
@@ -136,18 +239,52 @@ func (s *subscription) receive(m jetstream.Msg) {
 		s.mu.Unlock()
 		return
 	}
-	h := &held{msg: m, seq: seq}
-	s.held[seq] = h
-	g, ok := s.groups[key]
-	if ok {
-		g.queue = append(g.queue, h)
+	g := s.groups[key]
+	if g != nil && g.holds(seq) {
+		// The dead-lettered message itself, back after a crash before its
+		// ack: it is in the dead-letter stream already.
 		s.mu.Unlock()
+		_ = m.Ack()
 		return
 	}
-	g = &group{key: key, queue: []*held{h}}
-	s.groups[key] = g
+	h := &held{msg: m, seq: seq, published: meta.Timestamp, replayOf: replayOf, skip: skip}
+	s.held[seq] = h
+	if g == nil {
+		g = &group{key: key}
+		s.groups[key] = g
+	}
+	if _, ok := g.blockedBy[replayOf]; ok && replayOf != 0 {
+		// Strict mode: the replay of the dead letter that holds the group
+		// goes first, ahead of the messages it held (after any replay
+		// already there, which may be in a worker's hands).
+		delete(g.blockedBy, replayOf)
+		h.jump = true
+		i := 0
+		for i < len(g.queue) && g.queue[i].jump {
+			i++
+		}
+		g.queue = append(g.queue[:i], append([]*held{h}, g.queue[i:]...)...)
+	} else {
+		g.queue = append(g.queue, h)
+	}
+	schedule := !g.active && g.runnable()
+	if schedule {
+		g.active = true
+	}
 	s.mu.Unlock()
-	s.ready <- g
+	if schedule {
+		s.ready <- g
+	}
+}
+
+// holds reports whether seq is a message dead-lettered with the group held.
+func (g *group) holds(seq uint64) bool {
+	for _, orig := range g.blockedBy {
+		if orig == seq {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *subscription) work() {
@@ -157,14 +294,22 @@ func (s *subscription) work() {
 		case <-s.stop:
 			return
 		case g := <-s.ready:
-			s.handle(g)
+			probe, ok := s.pause.wait(s.stop)
+			if !ok {
+				return
+			}
+			s.handle(g, probe)
 		}
 	}
 }
 
 // handle runs the handler on g's head message once, then acknowledges it and
-// requeues g, or schedules the retry, or dead-letters.
-func (s *subscription) handle(g *group) {
+// moves g on, or schedules the retry, or dead-letters; on Unavailable it
+// pauses the subscription and puts g back without counting the attempt.
+func (s *subscription) handle(g *group, probe bool) {
+	if probe {
+		defer s.pause.release() // if no handler call reported an outcome
+	}
 	s.mu.Lock()
 	h := g.queue[0]
 	m := h.msg
@@ -187,26 +332,69 @@ func (s *subscription) handle(g *group) {
 		}
 		return
 	}
+	if h.skip {
+		s.done(g, h, 0)
+		return
+	}
 	h.attempt++
+	hdr := m.Headers()
 	d := &bus.Delivery{
 		Message: bus.Message{
-			ID:      m.Headers().Get(jetstream.MsgIDHeader),
+			ID:      hdr.Get(jetstream.MsgIDHeader),
 			Subject: trimPrefix(m.Subject(), s.bus.cfg.Subjects),
 			Group:   g.key,
 			Data:    m.Data(),
 		},
-		Seq:     h.seq,
-		Attempt: h.attempt,
+		Seq:       h.seq,
+		Attempt:   h.attempt,
+		Published: h.published,
 	}
-	if meta, err := m.Metadata(); err == nil {
-		d.Published = meta.Timestamp
+	if id := hdr.Get(HeaderOriginalID); id != "" {
+		d.ID = id // a replay: the handler sees the original message's ID
 	}
+	s.inFlight.Add(1)
 	err := s.call(d)
+	s.inFlight.Add(-1)
+	unavailable := err != nil && bus.IsUnavailable(err)
+	if p, first := s.pause.report(probe, unavailable); p > 0 {
+		s.pauses.Add(1)
+		if first {
+			s.log.Warn("dependency unavailable: subscription paused", "pause", p, "seq", h.seq, "err", err)
+		} else {
+			s.log.Debug("dependency still unavailable", "pause", p, "seq", h.seq, "err", err)
+		}
+	} else if probe && !unavailable {
+		s.log.Info("dependency back: subscription resumed", "seq", h.seq)
+	}
+	var reason string
 	switch {
 	case err == nil:
 		s.handled.Add(1)
-	case bus.IsPermanent(err) || h.attempt >= s.cfg.MaxAttempts:
-		if dlErr := s.bus.deadLetter(s.hctx, s.cfg.Name, m, h.seq, h.attempt, err); dlErr != nil {
+	case unavailable:
+		h.attempt-- // the message is not at fault
+		s.outageRetries.Add(1)
+		select {
+		case s.ready <- g: // the pause gates it
+		case <-s.stop:
+		}
+		return
+	case bus.IsPermanent(err):
+		reason = bus.ReasonPermanent
+	case h.attempt >= s.cfg.MaxAttempts:
+		reason = bus.ReasonMaxAttempts
+	case s.cfg.MaxAge > 0 && time.Since(h.published) >= s.cfg.MaxAge:
+		reason = bus.ReasonMaxAge
+	default:
+		s.retries.Add(1)
+		s.log.Debug("handler failed; retrying", "seq", h.seq, "group", g.key, "attempt", h.attempt, "err", err)
+		s.retryLater(g, h.attempt)
+		return
+	}
+	var dlID uint64
+	if reason != "" {
+		var dlErr error
+		dlID, dlErr = s.bus.publishDeadLetter(s.hctx, s.cfg.Name, m, h.seq, h.published, h.attempt, reason, err)
+		if dlErr != nil {
 			// The dead-letter stream is unavailable: keep the message and
 			// try again later rather than drop it.
 			s.log.Error("dead-letter failed; will retry", "seq", h.seq, "err", dlErr)
@@ -214,25 +402,53 @@ func (s *subscription) handle(g *group) {
 			return
 		}
 		s.deadLettered.Add(1)
-		s.log.Warn("dead-lettered", "seq", h.seq, "group", g.key, "attempts", h.attempt, "err", err)
-	default:
-		s.retries.Add(1)
-		s.log.Debug("handler failed; retrying", "seq", h.seq, "group", g.key, "attempt", h.attempt, "err", err)
-		s.retryLater(g, h.attempt)
-		return
+		s.log.Warn("dead-lettered", "seq", h.seq, "group", g.key, "attempts", h.attempt, "reason", reason,
+			"dead_letter", dlID, "hold_group", s.cfg.HoldOnDeadLetter, "err", err)
 	}
+	if h.replayOf != 0 {
+		// Handled (or dead-lettered anew): the dead letter it replayed is
+		// resolved. Deleted before the ack, so that a crash in between
+		// finds no dead letter holding the group while the replay comes
+		// back (and is absorbed by the handler's idempotency).
+		s.resolve(h.replayOf)
+	}
+	var block uint64
+	if reason != "" && s.cfg.HoldOnDeadLetter {
+		block = dlID
+	}
+	s.done(g, h, block)
+}
+
+// done acknowledges g's head h and moves g on: to the back of the ready
+// channel if it can run, else out of it. A non-zero block (strict mode)
+// is the dead letter h just became, which now holds the group.
+func (s *subscription) done(g *group, h *held, block uint64) {
 	s.ack(h)
 	s.mu.Lock()
 	g.queue[0] = nil
 	g.queue = g.queue[1:]
 	delete(s.held, h.seq)
-	more := len(g.queue) > 0
-	if !more {
-		delete(s.groups, g.key)
+	if block != 0 {
+		if g.blockedBy == nil {
+			g.blockedBy = map[uint64]uint64{}
+		}
+		g.blockedBy[block] = h.seq
+	}
+	next := g.runnable()
+	if !next {
+		g.active = false
+		s.forgetLocked(g)
 	}
 	s.mu.Unlock()
-	if more {
+	if next {
 		s.ready <- g // to the back: groups take turns
+	}
+}
+
+// forgetLocked drops an inactive group that has nothing left.
+func (s *subscription) forgetLocked(g *group) {
+	if !g.active && len(g.queue) == 0 && len(g.blockedBy) == 0 {
+		delete(s.groups, g.key)
 	}
 }
 
@@ -267,8 +483,30 @@ func (s *subscription) ack(h *held) {
 	}
 }
 
+// resolve deletes the dead letter a handled replay came from.
+func (s *subscription) resolve(id uint64) {
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(s.hctx, 5*time.Second)
+		err := s.dlStream.DeleteMsg(ctx, id)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+			return
+		}
+		if try == 3 || s.hctx.Err() != nil {
+			s.log.Error("replayed dead letter not deleted; discard it by hand", "dead_letter", id, "err", err)
+			return
+		}
+	}
+}
+
 func (s *subscription) retryLater(g *group, attempt int) {
+	s.mu.Lock()
+	g.retrying = true
+	s.mu.Unlock()
 	time.AfterFunc(s.cfg.Backoff(attempt), func() {
+		s.mu.Lock()
+		g.retrying = false
+		s.mu.Unlock()
 		select {
 		case <-s.stop:
 		case s.ready <- g:
@@ -301,6 +539,67 @@ func (s *subscription) keepAlive() {
 	}
 }
 
+// watchBlocks releases the groups whose dead letter was discarded (strict
+// mode). A replayed dead letter is not released here: its replay arrives
+// through the topic and releases the group by running first.
+func (s *subscription) watchBlocks() {
+	defer s.workers.Done()
+	t := time.NewTicker(blockPoll)
+	defer t.Stop()
+	type block struct {
+		g  *group
+		id uint64
+	}
+	var blocks []block
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		blocks = blocks[:0]
+		for _, g := range s.groups {
+			for id := range g.blockedBy {
+				blocks = append(blocks, block{g, id})
+			}
+		}
+		s.mu.Unlock()
+		for _, b := range blocks {
+			ctx, cancel := context.WithTimeout(s.hctx, 5*time.Second)
+			_, err := s.dlStream.GetMsg(ctx, b.id)
+			cancel()
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				s.release(b.g, b.id)
+			}
+		}
+	}
+}
+
+// release drops dead letter id from g's blocks and schedules g if it can
+// run again.
+func (s *subscription) release(g *group, id uint64) {
+	s.mu.Lock()
+	if _, ok := g.blockedBy[id]; !ok {
+		s.mu.Unlock()
+		return
+	}
+	delete(g.blockedBy, id)
+	s.log.Info("dead letter resolved: group released", "group", g.key, "dead_letter", id)
+	schedule := !g.active && g.runnable()
+	if schedule {
+		g.active = true
+	}
+	s.forgetLocked(g)
+	s.mu.Unlock()
+	if schedule {
+		select {
+		case s.ready <- g:
+		case <-s.stop:
+		}
+	}
+}
+
 // Stop implements bus.Subscription.
 func (s *subscription) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
@@ -323,17 +622,38 @@ func (s *subscription) Stop(ctx context.Context) error {
 // Stats implements bus.Subscription.
 func (s *subscription) Stats(ctx context.Context) bus.Stats {
 	st := bus.Stats{
-		Name:         s.cfg.Name,
-		Handled:      s.handled.Load(),
-		Retries:      s.retries.Load(),
-		DeadLettered: s.deadLettered.Load(),
-		Lag:          -1,
+		Name:          s.cfg.Name,
+		Handled:       s.handled.Load(),
+		Retries:       s.retries.Load(),
+		DeadLettered:  s.deadLettered.Load(),
+		Redeliveries:  s.redeliveries.Load(),
+		OutageRetries: s.outageRetries.Load(),
+		Pauses:        s.pauses.Load(),
+		Paused:        s.pause.active(),
+		InFlight:      int(s.inFlight.Load()),
+		Lag:           -1,
+		Pending:       -1,
 	}
+	now := time.Now()
 	s.mu.Lock()
 	st.Held, st.Groups = len(s.held), len(s.groups)
+	for _, g := range s.groups {
+		if g.retrying {
+			st.Retrying++
+		}
+		if len(g.blockedBy) > 0 {
+			st.Blocked++
+		}
+	}
+	for _, h := range s.held {
+		if age := now.Sub(h.published); age > st.OldestUnacked {
+			st.OldestUnacked = age
+		}
+	}
 	s.mu.Unlock()
 	if info, err := s.cons.Info(ctx); err == nil {
 		st.Lag = int64(info.NumPending)
+		st.Pending = int64(info.NumPending) + int64(info.NumAckPending)
 	}
 	return st
 }
