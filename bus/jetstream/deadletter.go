@@ -33,6 +33,14 @@ const (
 	HeaderReplayOf = "Orderlane-Replay-Of"
 )
 
+// deadLetterDedupWindow is how long the dead-letter stream remembers
+// dead-letter IDs (<subscription>:<topic seq>). A restart hands over again
+// everything after the consumer's ack floor, dead-lettered messages
+// included; within this window their second failure writes no second dead
+// letter (and one already replayed or discarded stays resolved). Dead
+// letters are few, so the IDs held in memory are too.
+const deadLetterDedupWindow = 7 * 24 * time.Hour
+
 // maxScan bounds how many dead letters one listing reads.
 const maxScan = 100_000
 

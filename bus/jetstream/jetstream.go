@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -160,7 +159,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		MaxAge:      30 * 24 * time.Hour,
-		Duplicates:  cfg.DuplicateWindow,
+		Duplicates:  deadLetterDedupWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.DeadLetterStream, err)
@@ -237,35 +236,3 @@ func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 
 // Config returns the effective configuration.
 func (b *Bus) Config() Config { return b.cfg }
-
-func (b *Bus) deadLetter(ctx context.Context, name string, m jetstream.Msg, seq uint64, attempts int, cause error) error {
-	hdr := nats.Header{}
-	for k, v := range m.Headers() {
-		hdr[k] = v
-	}
-	errText := cause.Error()
-	if len(errText) > 1024 {
-		errText = errText[:1024]
-	}
-	hdr.Set(HeaderSubscription, name)
-	hdr.Set(HeaderError, errText)
-	hdr.Set(HeaderAttempts, strconv.Itoa(attempts))
-	hdr.Set(HeaderOriginalSeq, strconv.FormatUint(seq, 10))
-	hdr.Set(HeaderOriginalSubj, m.Subject())
-	hdr.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	// One dead letter per (subscription, original message), even if this
-	// publish is retried.
-	hdr.Set(jetstream.MsgIDHeader, name+":"+strconv.FormatUint(seq, 10))
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	defer cancel()
-	ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: b.DeadLetterSubject(name), Data: m.Data(), Header: hdr})
-	if err != nil {
-		return fmt.Errorf("jetstream: dead-letter: %w", err)
-	}
-	// The original is acknowledged next: its dead letter must be on disk
-	// first.
-	if err := b.commit(ctx, b.cfg.DeadLetterStream, ack.Sequence); err != nil {
-		return fmt.Errorf("jetstream: dead-letter: %w", err)
-	}
-	return nil
-}
