@@ -532,7 +532,19 @@ func (s *subscription) keepAlive() {
 		for _, h := range s.held {
 			msgs = append(msgs, h.msg)
 		}
+		blocked := 0
+		if s.cfg.HoldOnDeadLetter && len(s.held) >= s.cfg.MaxPending {
+			for _, g := range s.groups {
+				if len(g.blockedBy) > 0 {
+					blocked++
+				}
+			}
+		}
 		s.mu.Unlock()
+		if blocked > 0 {
+			s.log.Error("strict mode: held events fill max pending; nothing new (replays included) is received "+
+				"until dead letters are discarded", "held", len(msgs), "max_pending", s.cfg.MaxPending, "blocked_groups", blocked)
+		}
 		for _, m := range msgs {
 			_ = m.InProgress()
 		}
