@@ -5,7 +5,7 @@ CONFIG   ?= dev/orderlane.dev.yaml
 GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-short powerloss lint bench fuzz simulate clean
+.PHONY: help run build test test-short powerloss lint bench loadtest fuzz simulate chaos clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,10 @@ test-short: ## quick tests only (no end-to-end process tests)
 powerloss: ## cut the power CUTS times (default 12) under a push storm on a FUSE disk that forgets unsynced writes; needs /dev/fuse and root
 	$(GO) test -count=1 -v -run '^TestPowerLoss$$' -timeout 30m ./powerloss -cuts=$${CUTS:-12} -orders=$${ORDERS:-1500}
 
+chaos: ## SIGKILL the real binary KILLS times (default 6) under a push storm, restart it, check every invariant (default and strict mode)
+	$(GO) test -count=1 -v -run '^TestChaos$$' -timeout 20m ./chaos -chaos.kills=$${KILLS:-6}
+	$(GO) test -count=1 -v -run '^TestChaos$$' -timeout 20m ./chaos -chaos.kills=$${KILLS:-6} -chaos.strict
+
 lint: ## gofmt, go vet and golangci-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -35,6 +39,9 @@ lint: ## gofmt, go vet and golangci-lint
 
 bench: ## Go benchmarks of the hot paths (verify+parse, append, apply)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+loadtest: ## the load table of docs/benchmarks.md: bare HTTP sink vs orderlane closed loop, then open loop (ORDERS, RATES, FSYNC)
+	scripts/loadtest
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@for pkg in shopee lazada tiktok; do for f in FuzzParse FuzzVerify; do \

@@ -65,6 +65,22 @@ type Config struct {
 	// ones before the listener closes (ORDERLANE_SHUTDOWN_GRACE). Defaults
 	// to 0: marketplaces retry a push that found the door closed.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxEventAge bounds how long a failing event is retried, counted from
+	// its append (ORDERLANE_MAX_EVENT_AGE): past it, its next failure
+	// dead-letters it whatever its attempts. A store outage never counts.
+	// Defaults to 0: no age limit, max_attempts alone.
+	MaxEventAge time.Duration `yaml:"max_event_age"`
+	// HoldOnDeadLetter lists the subscriptions in strict mode, comma
+	// separated (ORDERLANE_HOLD_ON_DEAD_LETTER, e.g. "orders"): an order
+	// one of whose events was dead-lettered gets nothing more applied until
+	// that dead letter is replayed or discarded. Defaults to none: the
+	// order moves on past it (see docs/failure-handling.md).
+	HoldOnDeadLetter string `yaml:"hold_on_dead_letter"`
+	// MinFreeDisk is the free space, in bytes, of the data dir's disk
+	// below which pushes are refused with 503 and /readyz fails
+	// (ORDERLANE_MIN_FREE_DISK). Defaults to 268435456 (256 MiB); -1 turns
+	// the check off.
+	MinFreeDisk int64 `yaml:"min_free_disk"`
 
 	// SharedTimeout bounds each call to the shared tier (Redis or the
 	// JetStream KV bucket) on a push's path (ORDERLANE_SHARED_TIMEOUT);
@@ -78,6 +94,23 @@ type Config struct {
 	Shopee Shopee `yaml:"shopee"`
 	Lazada Lazada `yaml:"lazada"`
 	TikTok TikTok `yaml:"tiktok"`
+
+	// Database selects PostgreSQL for orders: see database.go.
+	Database Database `yaml:"database"`
+	// NATS selects an external NATS cluster for the topic: see nats.go.
+	NATS NATS `yaml:"nats"`
+
+	// HTTP, Throttle, TLS, TrustedProxies and Allow are the HTTP
+	// server's hardening: see security.go and docs/security.md.
+	HTTP     HTTP     `yaml:"http"`
+	Throttle Throttle `yaml:"throttle"`
+	TLS      TLS      `yaml:"tls"`
+	// TrustedProxies are the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed, for the client address that
+	// throttling, allow-lists and logs use (ORDERLANE_TRUSTED_PROXIES,
+	// comma separated). Empty (the default): the TCP peer is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Allow          Allow    `yaml:"allow"`
 }
 
 // Redis selects Redis as the shared tier of the idempotency filter and the
@@ -177,6 +210,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
 	}
+	if c.MinFreeDisk == 0 {
+		c.MinFreeDisk = 256 << 20
+	}
 	if c.SharedTimeout <= 0 {
 		c.SharedTimeout = 250 * time.Millisecond
 	}
@@ -198,7 +234,9 @@ func (c Config) WithDefaults() Config {
 	if c.Cache.Memory <= 0 {
 		c.Cache.Memory = 10_000
 	}
-	return c
+	c.Database = c.Database.withDefaults()
+	c.NATS = c.NATS.withDefaults()
+	return c.securityDefaults()
 }
 
 // Validate names the first bad field.
@@ -220,6 +258,15 @@ func (c Config) Validate() error {
 	if err := c.Redis.validate(); err != nil {
 		return err
 	}
+	if err := c.Database.validate(); err != nil {
+		return err
+	}
+	if err := c.NATS.validate(); err != nil {
+		return err
+	}
+	if c.MaxEventAge < 0 {
+		return fmt.Errorf("config: max_event_age %s: want 0 (no limit) or a positive duration", c.MaxEventAge)
+	}
 	if c.Dedup.TTL < time.Second {
 		return fmt.Errorf("config: dedup.ttl %s: at least 1s", c.Dedup.TTL)
 	}
@@ -229,7 +276,7 @@ func (c Config) Validate() error {
 	if c.Shopee.CallbackURL != "" && !strings.HasPrefix(c.Shopee.CallbackURL, "http") {
 		return fmt.Errorf("config: shopee.callback_url %q: want the full registered URL", c.Shopee.CallbackURL)
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // validate checks the URL's form without echoing it: it carries the
@@ -340,6 +387,9 @@ func (c *Config) env() []envVar {
 		{"ORDERLANE_WORKERS", &c.Workers},
 		{"ORDERLANE_MAX_ATTEMPTS", &c.MaxAttempts},
 		{"ORDERLANE_SHUTDOWN_GRACE", &c.ShutdownGrace},
+		{"ORDERLANE_MAX_EVENT_AGE", &c.MaxEventAge},
+		{"ORDERLANE_HOLD_ON_DEAD_LETTER", &c.HoldOnDeadLetter},
+		{"ORDERLANE_MIN_FREE_DISK", &c.MinFreeDisk},
 		{"ORDERLANE_SHARED_TIMEOUT", &c.SharedTimeout},
 		{"ORDERLANE_REDIS_URL", &c.Redis.URL},
 		{"ORDERLANE_REDIS_TLS_CA", &c.Redis.TLSCA},
@@ -368,7 +418,7 @@ type envVar struct {
 // LoadEnv overrides c with the ORDERLANE_* variables that lookup finds
 // (os.LookupEnv in main).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	for _, v := range c.env() {
+	for _, v := range append(append(append(c.env(), c.securityEnv()...), c.Database.env()...), c.NATS.env()...) {
 		s, ok := lookup(v.name)
 		if !ok {
 			continue
@@ -394,6 +444,19 @@ func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
 				return fmt.Errorf("config: %s=%q: want a duration such as 2s", v.name, s)
 			}
 			*dst = d
+		case *float64:
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: want a number", v.name, s)
+			}
+			*dst = f
+		case *[]string:
+			*dst = nil
+			for _, e := range strings.Split(s, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					*dst = append(*dst, e)
+				}
+			}
 		}
 	}
 	return nil

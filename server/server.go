@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,13 +35,13 @@ import (
 	"github.com/orderlane/orderlane/cache/redisstore"
 	"github.com/orderlane/orderlane/config"
 	"github.com/orderlane/orderlane/dedup"
+	"github.com/orderlane/orderlane/diskspace"
 	"github.com/orderlane/orderlane/gateway"
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/metrics"
 	"github.com/orderlane/orderlane/order"
-	"github.com/orderlane/orderlane/store/sqlite"
 	"github.com/orderlane/orderlane/subscriber"
 )
 
@@ -50,15 +51,19 @@ type Server struct {
 	log      *slog.Logger
 	nats     *jetstream.Embedded
 	bus      *jetstream.Bus
-	store    *sqlite.Store
+	store    orderStore
+	extNATS  *nats.Conn // ORDERLANE_NATS_URL: see broker.go
 	shared   *cache.Guarded
 	redis    *redis.Client
 	dedup    *dedup.Filter
+	disk     *diskspace.Monitor
+	hold     map[string]bool // subscriptions in strict mode (HoldOnDeadLetter)
 	reg      *prometheus.Registry
 	subs     []bus.Subscription
 	http     *http.Server
 	listener net.Listener
 	draining atomic.Bool
+	sec      security // see security.go
 	// Token is the API token in force.
 	Token string
 }
@@ -75,11 +80,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
+	if err := s.startFailureHandling(); err != nil {
+		return nil, err
+	}
 	if s.Token, err = apiToken(cfg, log); err != nil {
 		return nil, err
 	}
+	if err := s.setupSecurity(); err != nil {
+		return nil, err
+	}
 	interval, _ := cfg.FsyncInterval()
-	if s.nats, err = jetstream.StartEmbedded(jetstream.EmbeddedConfig{
+	if cfg.NATS.URL != "" {
+		if err := s.connectNATS(); err != nil {
+			return nil, err
+		}
+	} else if s.nats, err = jetstream.StartEmbedded(jetstream.EmbeddedConfig{
 		StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
 		GroupCommit:  cfg.Fsync == config.FsyncAlways,
 		SyncAlways:   cfg.Fsync == config.FsyncJetStream,
@@ -89,8 +104,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}); err != nil {
 		return nil, err
 	}
-	if s.bus, err = jetstream.New(ctx, s.nats.Conn, jetstream.Config{
-		Syncer:         s.nats.Syncer, // group commit with fsync "always"
+	if s.bus, err = jetstream.New(ctx, s.natsConn(), jetstream.Config{
+		Syncer:         s.syncer(), // group commit with fsync "always" (embedded)
+		Replicas:       cfg.NATS.Replicas,
 		PublishTimeout: cfg.PublishTimeout,
 		Logger:         log,
 	}); err != nil {
@@ -114,12 +130,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	if cfg.PowerLossSafe() {
 		sync = "FULL"
 	}
-	if s.store, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orderlane.db"), Synchronous: sync}); err != nil {
+	if s.store, err = openStore(ctx, cfg.Database, cfg.DataDir, sync, log); err != nil {
 		return nil, err
 	}
 
 	subCfg := func(name, filter string) bus.SubscriptionConfig {
-		return bus.SubscriptionConfig{Name: name, Filter: filter, Concurrency: cfg.Workers, MaxAttempts: cfg.MaxAttempts}
+		return bus.SubscriptionConfig{Name: name, Filter: filter, Concurrency: cfg.Workers, MaxAttempts: cfg.MaxAttempts,
+			MaxAge: cfg.MaxEventAge, HoldOnDeadLetter: s.hold[name]}
 	}
 	orders := subscriber.NewOrders(s.store, log, reg)
 	for _, sub := range []struct {
@@ -135,15 +152,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		}
 		s.subs = append(s.subs, running)
 	}
-	if s.nats.Syncer != nil {
+	if s.syncer() != nil {
 		// What start-up created (stream, consumer and bucket metadata,
 		// written without fsync) must be durable before the first
 		// acknowledgement.
-		if err := s.nats.Syncer.SyncAll(); err != nil {
+		if err := s.syncer().SyncAll(); err != nil {
 			return nil, err
 		}
 	}
-	reg.MustRegister(metrics.NewSubscriptions(s.subs...))
+	reg.MustRegister(metrics.NewSubscriptions(s.subs...), metrics.NewDeadLetters(s.bus, 0, log))
 
 	gw := gateway.New(gateway.Config{
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -151,37 +168,29 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		Logger:         log,
 		Registerer:     reg,
 		Dedup:          s.dedup,
+		Limits:         gatewayLimits(cfg.Throttle),
+		ClientIP:       s.sec.resolver.ClientIP,
+		Allow:          s.sec.allow,
 	}, s.bus, Receivers(cfg, log)...)
 	a, err := api.New(api.Config{
 		Token:   s.Token,
+		Tokens:  s.sec.tokens,
 		Ready:   s.ready,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:  log,
+		// Admin: the dead-letter queue and the subscriptions' state.
+		DeadLetters:   s.bus,
+		Subscriptions: s.subscriptionStats,
 	}, s.store)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/", gw)
-	mux.Handle("/", a)
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	mux.Handle("/webhooks/", s.disk.Guard(gw)) // 503 while the disk is nearly full
+	mux.Handle("/", s.apiHandler(a))
+	if err := s.serve(ctx, mux); err != nil {
+		return nil, err
 	}
-	if s.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
-	}
-	go func() {
-		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
-	log.Info("orderlane serving", "addr", s.listener.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.Fsync)
 	return s, nil
 }
 
@@ -206,7 +215,7 @@ func (s *Server) openShared(ctx context.Context, reg prometheus.Registerer) (*ca
 		}
 		cancel()
 	} else {
-		kv, err := natskv.New(ctx, s.bus.JetStream(), natskv.Config{})
+		kv, err := natskv.New(ctx, s.bus.JetStream(), natskv.Config{Replicas: s.cfg.NATS.Replicas})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
@@ -271,6 +280,9 @@ func (s *Server) ready(ctx context.Context) error {
 	if s.draining.Load() {
 		return errors.New("shutting down")
 	}
+	if err := s.disk.Err(); err != nil {
+		return err
+	}
 	if err := s.bus.Ping(ctx); err != nil {
 		return err
 	}
@@ -303,6 +315,7 @@ func (s *Server) close(ctx context.Context) error {
 	} else if s.listener != nil {
 		errs = append(errs, s.listener.Close())
 	}
+	errs = append(errs, s.closeRedirect(ctx))
 	for _, sub := range s.subs {
 		errs = append(errs, sub.Stop(ctx))
 	}
@@ -317,6 +330,12 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if s.nats != nil {
 		s.nats.Close()
+	}
+	if s.extNATS != nil {
+		s.extNATS.Close()
+	}
+	if s.disk != nil {
+		s.disk.Stop()
 	}
 	return errors.Join(errs...)
 }

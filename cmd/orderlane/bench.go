@@ -43,6 +43,7 @@ func runBench(args []string) error {
 	timeout := fs.Duration("apply-timeout", 120*time.Second, "how long to wait for every order's final state")
 	seed := fs.Uint64("seed", 1, "random seed (same seed, same decisions)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	jsonFile := fs.String("json-file", "", "also write the result as JSON to this file")
 	floodRate := fs.Float64("flood-rate", 0, "throttling load test: a baseline phase of signed pushes at --rate, then the same beside a flood of this many requests/s (see docs/security.md)")
 	floodKind := fs.String("flood-kind", "forged", "flood requests: forged (bad signatures) or signed (valid pushes)")
 	floodFor := fs.Duration("flood-duration", 10*time.Second, "length of each flood-test phase")
@@ -89,6 +90,15 @@ func runBench(args []string) error {
 	}
 	if res.Sink != nil && res.Sink.AcceptedPerSec > 0 {
 		res.Ratio = float64(int(res.Orderlane.AcceptedPerSec/res.Sink.AcceptedPerSec*1000)) / 1000
+	}
+	if *jsonFile != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonFile, append(b, '\n'), 0o644); err != nil { // #nosec G306 -- a report, not a secret
+			return err
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)

@@ -42,6 +42,12 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "sink":
 		err = runSink(os.Args[2:])
+	case "deadletters":
+		err = runDeadLetters(os.Args[2:], os.Stdout)
+	case "tokens":
+		err = runTokens(os.Args[2:], os.Stdout, os.Stderr)
+	case "migrate":
+		err = runMigrate(os.Args[2:], os.Stdout)
 	case "version":
 		fmt.Println("orderlane", version)
 	case "help", "-h", "--help":
@@ -65,6 +71,8 @@ commands:
   simulate   send signed pushes for N orders to a running server and check every order's final state
   bench      load a running server (closed or open loop), optionally beside a bare HTTP sink, and report figures
   sink       a bare HTTP server that reads each body and answers 200 (the ceiling bench compares with)
+  tokens     create, list and revoke scoped API tokens (read, admin) in the data dir
+  migrate    bring the PostgreSQL schema (ORDERLANE_DATABASE_URL) to this version
   version    print the version
 
 Run "orderlane <command> -h" for the command's flags. Settings: docs/configuration.md.
