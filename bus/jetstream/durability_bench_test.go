@@ -96,7 +96,10 @@ func BenchmarkDurability(b *testing.B) {
 						if i >= int64(b.N) {
 							break
 						}
-						if _, err := jsc.PublishMsgAsync(msg(i, data)); err != nil {
+						// Wait (up to a minute) for room under the pending cap
+						// instead of failing: with sync_always the acks come at
+						// fsync speed.
+						if _, err := jsc.PublishMsgAsync(msg(i, data), jetstream.WithStallWait(time.Minute)); err != nil {
 							b.Error(err)
 							return
 						}
