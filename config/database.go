@@ -47,7 +47,7 @@ func (d Database) validate() error {
 	}
 	u, err := url.Parse(d.URL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return errors.New("config: database.url: want postgres://user:password@host:5432/db?sslmode=...")
+		return errors.New("config: database.url: want a postgres:// URL such as postgres://user:password@host:5432/db?sslmode=require")
 	}
 	return nil
 }

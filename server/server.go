@@ -347,7 +347,7 @@ func apiToken(cfg config.Config, log *slog.Logger) (string, error) {
 		return cfg.APIToken, nil
 	}
 	path := filepath.Join(cfg.DataDir, "api-token")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { // #nosec G304 -- a fixed name in the operator's data dir
 		if tok := strings.TrimSpace(string(b)); tok != "" {
 			log.Info("API token read from data dir", "path", path)
 			return tok, nil

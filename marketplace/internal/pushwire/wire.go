@@ -115,7 +115,7 @@ func (t *UnixTime) UnmarshalJSON(b []byte) error {
 		f, err := strconv.ParseFloat(string(b), 64)
 		if err != nil || math.IsNaN(f) || f < 0 || f > maxRawTime {
 			t.Bad = true
-			return nil
+			return nil //nolint:nilerr // a bad time is reported through t.Bad, so the whole body's decode goes on
 		}
 		v = int64(f)
 	}
@@ -306,7 +306,9 @@ func decodeError(prefix string, err error) error {
 	case errors.As(err, &typ):
 		return fmt.Errorf("%w: %s%s has the wrong type", marketplace.ErrMalformed, prefix, typ.Field)
 	default:
-		return fmt.Errorf("%w: %v", marketplace.ErrMalformed, err)
+		// The decoder's message, not its error: callers match ErrMalformed,
+		// and json's internal error types are not part of our contract.
+		return fmt.Errorf("%w: %v", marketplace.ErrMalformed, err) //nolint:errorlint // see above
 	}
 }
 
