@@ -172,12 +172,12 @@ func (c *adminClient) do(ctx context.Context, method, path string, q url.Values)
 		u += "?" + q.Encode()
 	}
 	// The operator's own server, from the config or --url.
-	req, err := http.NewRequestWithContext(ctx, method, u, nil) // #nosec G704 -- u is the operator's own server, from their config //nolint:gosec // G704: the URL is the operator's
+	req, err := http.NewRequestWithContext(ctx, method, u, nil) // #nosec G704 -- u is the operator's own server, from their config
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req) // #nosec G704 -- see above //nolint:gosec // G704: the URL is the operator's
+	resp, err := c.http.Do(req) // #nosec G704 -- see above
 	if err != nil {
 		return nil, err
 	}
