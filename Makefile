@@ -5,7 +5,7 @@ CONFIG   ?= dev/orderlane.dev.yaml
 GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-short powerloss lint bench loadtest fuzz simulate chaos clean
+.PHONY: help run build test test-short powerloss lint bench loadtest vuln fuzz simulate chaos clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ bench: ## Go benchmarks of the hot paths (verify+parse, append, apply)
 
 loadtest: ## the load table of docs/benchmarks.md: bare HTTP sink vs orderlane closed loop, then open loop (ORDERS, RATES, FSYNC)
 	scripts/loadtest
+
+vuln: ## govulncheck against an offline copy of the Go vulnerability database (from the module proxy)
+	scripts/vulncheck
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@for pkg in shopee lazada tiktok; do for f in FuzzParse FuzzVerify; do \
