@@ -1,13 +1,10 @@
 package lazada
 
 import (
-	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/orderlane/orderlane/marketplace"
-	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -28,64 +25,12 @@ var parseSeeds = []string{
 // FuzzParse checks that Parse never panics, fails only with ErrMalformed,
 // and returns events that the rest of the pipeline can rely on.
 func FuzzParse(f *testing.F) {
-	for _, s := range parseSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		in := bytes.Clone(body)
-		ev, err := Parse(body, receivedAt)
-		if !bytes.Equal(body, in) {
-			t.Fatalf("Parse changed its input")
-		}
-		if err != nil {
-			if !errors.Is(err, marketplace.ErrMalformed) {
-				t.Fatalf("Parse error %v does not wrap ErrMalformed", err)
-			}
-			return
-		}
-		checkEvent(t, ev, body)
-		again, err := Parse(body, receivedAt)
-		if err != nil || again.Key != ev.Key || again.Group() != ev.Group() {
-			t.Fatalf("Parse is not deterministic: %+v, %v", again, err)
-		}
-	})
+	pushtest.FuzzParse(f, parseSeeds, parseAtReceived, order.Lazada)
 }
 
-// checkEvent asserts the invariants of every parsed event.
-func checkEvent(t *testing.T, ev order.Event, body []byte) {
-	t.Helper()
-	if ev.Platform != order.Lazada || !ev.Platform.Valid() {
-		t.Fatalf("Platform = %q", ev.Platform)
-	}
-	if !strings.HasPrefix(ev.Key, "lazada:") || len(ev.Key) == len("lazada:") {
-		t.Fatalf("Key = %q", ev.Key)
-	}
-	if !bytes.Equal(ev.Payload, body) {
-		t.Fatalf("Payload = %q, want the body %q", ev.Payload, body)
-	}
-	if len(body) > 0 && &ev.Payload[0] == &body[0] {
-		t.Fatalf("Payload aliases the body")
-	}
-	if ev.Kind.IsOrder() != (ev.OrderID != "") {
-		t.Fatalf("Kind %q with OrderID %q", ev.Kind, ev.OrderID)
-	}
-	if ev.Kind.IsOrder() && ev.ShopID == "" {
-		t.Fatalf("order kind %q without a shop id", ev.Kind)
-	}
-	for _, s := range []string{ev.ShopID, ev.OrderID} {
-		if strings.ContainsAny(s, ":\x00\n\r") || len(s) > pushwire.MaxIDLen {
-			t.Fatalf("id %q is unsafe in a group", s)
-		}
-	}
-	if ev.Status != "" && (!ev.Status.Valid() || ev.Kind != order.KindStatus) {
-		t.Fatalf("Status %q on kind %q", ev.Status, ev.Kind)
-	}
-	if ev.PushType == "" {
-		t.Fatalf("empty PushType")
-	}
-	if !ev.UpdateTime.IsZero() && ev.UpdateTime.Location().String() != "UTC" {
-		t.Fatalf("UpdateTime %v is not UTC", ev.UpdateTime)
-	}
+// parseAtReceived parses body as received at receivedAt.
+func parseAtReceived(body []byte) (order.Event, error) {
+	return Parse(body, receivedAt)
 }
 
 // FuzzVerify checks that Verify never panics, accepts exactly the signature
@@ -97,24 +42,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(docAppKey, []byte(docSecret), []byte(tradeOrderBody), "")
 	f.Add("", []byte{}, []byte{}, "zz")
 	f.Add("k", []byte("s"), []byte("{}"), " "+strings.Repeat("F", 64)+" ")
-	f.Fuzz(func(t *testing.T, appKey string, secret, body []byte, sig string) {
-		v := NewVerifier(appKey, secret)
-		err := v.Verify(sig, body)
-		if err != nil && !errors.Is(err, marketplace.ErrBadSignature) && !errors.Is(err, marketplace.ErrMissingSignature) {
-			t.Fatalf("Verify returned an undocumented error %v", err)
-		}
-		good := SignPush(appKey, secret, body)
-		if err == nil && (len(secret) == 0 || !strings.EqualFold(strings.TrimSpace(sig), good)) {
-			t.Fatalf("Verify accepted %q; SignPush gives %q", sig, good)
-		}
-		if len(secret) == 0 {
-			return
-		}
-		if err := v.Verify(good, body); err != nil {
-			t.Fatalf("Verify(SignPush) = %v", err)
-		}
-		if err := v.Verify(strings.ToUpper(good), body); err != nil {
-			t.Fatalf("Verify(upper-case SignPush) = %v", err)
-		}
-	})
+	pushtest.FuzzVerify(f,
+		func(appKey string, secret []byte) pushtest.VerifyFunc { return NewVerifier(appKey, secret).Verify },
+		SignPush,
+		nil)
 }

@@ -2,14 +2,12 @@ package lazada
 
 import (
 	"bytes"
-	"errors"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
@@ -20,28 +18,14 @@ var hashKeyRE = regexp.MustCompile(`^lazada:h:[0-9a-f]{32}$`)
 
 func mustParse(t *testing.T, body string) order.Event {
 	t.Helper()
-	ev, err := Parse([]byte(body), receivedAt)
-	if err != nil {
-		t.Fatalf("Parse(%s) = %v", body, err)
-	}
-	return ev
+	return pushtest.MustParse(t, parseAtReceived, body)
 }
 
-// checkFields compares ev with want field by field, times with Equal.
+// checkFields compares ev with want field by field, times with Equal; an
+// empty want.Key is not compared.
 func checkFields(t *testing.T, ev, want order.Event) {
 	t.Helper()
-	if !ev.UpdateTime.Equal(want.UpdateTime) || !ev.ReceivedAt.Equal(want.ReceivedAt) {
-		t.Fatalf("UpdateTime %v ReceivedAt %v, want %v %v", ev.UpdateTime, ev.ReceivedAt, want.UpdateTime, want.ReceivedAt)
-	}
-	got := ev
-	got.Payload, got.UpdateTime, got.ReceivedAt = nil, time.Time{}, time.Time{}
-	want.Payload, want.UpdateTime, want.ReceivedAt = nil, time.Time{}, time.Time{}
-	if want.Key == "" {
-		got.Key = ""
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
-	}
+	pushtest.CheckFields(t, ev, want)
 }
 
 func TestParseDocTradeOrder(t *testing.T) {
@@ -202,17 +186,12 @@ func TestParseKinds(t *testing.T) {
 
 func TestParseGroup(t *testing.T) {
 	t.Parallel()
-	for body, want := range map[string]string{
+	pushtest.CheckGroups(t, parseAtReceived, map[string]string{
 		tradeOrderBody: "lazada:1234567:260422900198363",
 		`{"seller_id":"12345","message_type":10,"data":{"reverse_status":"RTM_INIT","trade_order_id":416557324702006}}`: "lazada:12345:416557324702006",
 		`{"seller_id":"12345","message_type":13,"data":{"status":"normal"}}`:                                            "lazada:12345:",
 		`{"message_type":12,"data":{}}`: "lazada::",
-	} {
-		ev := mustParse(t, body)
-		if got := ev.Group(); got != want {
-			t.Errorf("Parse(%s).Group() = %q, want %q", body, got, want)
-		}
-	}
+	})
 }
 
 func TestParseMalformed(t *testing.T) {
@@ -249,18 +228,7 @@ func TestParseMalformed(t *testing.T) {
 		"negative update time":      `{"seller_id":"1","message_type":0,"data":{"trade_order_id":"9","status_update_time":-1}}`,
 		"non-numeric timestamp":     `{"seller_id":"1","message_type":0,"timestamp":"soon","data":{"trade_order_id":"9"}}`,
 	}
-	for name, body := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ev, err := Parse([]byte(body), receivedAt)
-			if !errors.Is(err, marketplace.ErrMalformed) {
-				t.Fatalf("Parse(%s) = %+v, %v; want ErrMalformed", body, ev, err)
-			}
-			if msg := err.Error(); !strings.HasPrefix(msg, "malformed push: ") || len(msg) > 100 {
-				t.Fatalf("error %q: want a short reason after the sentinel", msg)
-			}
-		})
-	}
+	pushtest.RunMalformed(t, parseAtReceived, tests)
 }
 
 func TestParseKey(t *testing.T) {
@@ -273,11 +241,7 @@ func TestParseKey(t *testing.T) {
 			"data":{"trade_order_line_id":"260422900298363","trade_order_id":"260422900198363","status_update_time":1603698638,"order_status":"unpaid"}}`,
 		"numeric ids": `{"seller_id":1234567,"message_type":0,"data":{"order_status":"unpaid","trade_order_id":260422900198363,"trade_order_line_id":260422900298363,"status_update_time":1603698638}}`,
 	}
-	for name, body := range same {
-		if got := key(body); got != k {
-			t.Errorf("%s: Key = %q, want %q", name, got, k)
-		}
-	}
+	pushtest.CheckKeysSame(t, key, k, same)
 	differ := map[string]string{
 		"other order line":  strings.Replace(tradeOrderBody, `"260422900298363"`, `"260422900298364"`, 1),
 		"no order line":     strings.Replace(tradeOrderBody, `"trade_order_line_id":"260422900298363",`, ``, 1),
@@ -286,17 +250,7 @@ func TestParseKey(t *testing.T) {
 		"other seller":      strings.Replace(tradeOrderBody, `"1234567"`, `"1234568"`, 1),
 		"other order":       strings.Replace(tradeOrderBody, `"260422900198363"`, `"260422900198364"`, 1),
 	}
-	seen := map[string]string{k: "base"}
-	for name, body := range differ {
-		if body == tradeOrderBody {
-			t.Fatalf("%s: replacement did not apply", name)
-		}
-		got := key(body)
-		if prev, dup := seen[got]; dup {
-			t.Errorf("%s: Key %q collides with %s", name, got, prev)
-		}
-		seen[got] = name
-	}
+	pushtest.CheckKeysDiffer(t, key, tradeOrderBody, k, differ)
 
 	// Reverse pushes: one per reverse order line.
 	rev := `{"seller_id":"1","message_type":10,"data":{"reverse_status":"RTM_INIT","trade_order_id":"9","trade_order_line_id":"91","reverse_order_line_id":"%s","status_update_time":1626767698}}`

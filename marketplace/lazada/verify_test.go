@@ -4,12 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 )
 
 const (
@@ -63,13 +62,7 @@ func TestVerify(t *testing.T) {
 	flipped := []byte(tradeOrderBody)
 	flipped[10] ^= 0x01
 	v := NewVerifier(docAppKey, []byte(docSecret))
-	tests := []struct {
-		name string
-		v    *Verifier
-		sig  string
-		body []byte
-		want error
-	}{
+	tests := []pushtest.VerifyCase[*Verifier]{
 		{"valid", v, sig, body, nil},
 		{"doc vector", v, docSig, []byte(docBody), nil},
 		{"tiktok vector", NewVerifier(tiktokAppKey, []byte(tiktokSecret)), tiktokSig, []byte(tiktokBody), nil},
@@ -87,27 +80,14 @@ func TestVerify(t *testing.T) {
 		{"bearer prefix", v, "Bearer " + sig, body, marketplace.ErrBadSignature},
 		{"empty secret", NewVerifier(docAppKey, nil), SignPush(docAppKey, nil, body), body, marketplace.ErrBadSignature},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if err := tt.v.Verify(tt.sig, tt.body); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
-			}
-		})
-	}
+	pushtest.RunVerifyCases(t, tests)
 }
 
 func TestVerifyEveryFlippedByte(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(docAppKey, []byte(docSecret))
 	sig := SignPush(docAppKey, []byte(docSecret), []byte(tradeOrderBody))
-	for i := range len(tradeOrderBody) {
-		body := []byte(tradeOrderBody)
-		body[i] ^= 0x20
-		if err := v.Verify(sig, body); !errors.Is(err, marketplace.ErrBadSignature) {
-			t.Fatalf("byte %d flipped: Verify = %v, want ErrBadSignature", i, err)
-		}
-	}
+	pushtest.CheckEveryFlippedByte(t, v.Verify, sig, tradeOrderBody)
 }
 
 func TestVerifierCopiesSecret(t *testing.T) {
@@ -123,25 +103,5 @@ func TestVerifierCopiesSecret(t *testing.T) {
 func TestVerifyConcurrent(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(docAppKey, []byte(docSecret))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 200 {
-				body, want := []byte(docBody), error(nil)
-				if (g+i)%3 == 0 {
-					body, want = []byte(tradeOrderBody), marketplace.ErrBadSignature
-				}
-				if err := v.Verify(docSig, body); err != want {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("concurrent Verify: unexpected result %v", err)
-	}
+	pushtest.VerifyConcurrent(t, v.Verify, docSig, docBody, docSig, tradeOrderBody)
 }

@@ -3,6 +3,9 @@ package shopee
 import (
 	"testing"
 	"time"
+
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
+	"github.com/orderlane/orderlane/order"
 )
 
 // benchBody is a realistic code 3 push of about 500 bytes.
@@ -13,48 +16,5 @@ func BenchmarkVerifyAndParse(b *testing.B) {
 	v := NewVerifier(vectorURL, []byte("push_key"))
 	sig := SignPush(vectorURL, []byte("push_key"), body)
 	now := time.Now()
-	b.Run("verify", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			if err := v.Verify(sig, body); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parse", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			if _, err := Parse(body, now); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("both", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			if err := v.Verify(sig, body); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := Parse(body, now); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("both-parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := v.Verify(sig, body); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := Parse(body, now); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	})
+	pushtest.BenchVerifyAndParse(b, v.Verify, func(body []byte) (order.Event, error) { return Parse(body, now) }, body, sig)
 }

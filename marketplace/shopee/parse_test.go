@@ -2,14 +2,13 @@ package shopee
 
 import (
 	"bytes"
-	"errors"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
@@ -20,11 +19,7 @@ var hashKeyRE = regexp.MustCompile(`^shopee:h:[0-9a-f]{32}$`)
 
 func mustParse(t *testing.T, body string) order.Event {
 	t.Helper()
-	ev, err := Parse([]byte(body), receivedAt)
-	if err != nil {
-		t.Fatalf("Parse(%s) = %v", body, err)
-	}
-	return ev
+	return pushtest.MustParse(t, parseAtReceived, body)
 }
 
 func TestParseDocExample(t *testing.T) {
@@ -212,17 +207,12 @@ func TestParsePushType(t *testing.T) {
 
 func TestParseGroup(t *testing.T) {
 	t.Parallel()
-	for body, want := range map[string]string{
+	pushtest.CheckGroups(t, parseAtReceived, map[string]string{
 		vectorBody: "shopee:336094210:251214B9XAB0ST",
 		`{"code":4,"shop_id":"42","data":{"ordersn":"B-2"}}`: "shopee:42:B-2",
 		`{"code":1,"shop_id":42}`:                            "shopee:42:",
 		`{"code":0,"data":{}}`:                               "shopee::",
-	} {
-		ev := mustParse(t, body)
-		if got := ev.Group(); got != want {
-			t.Errorf("Parse(%s).Group() = %q, want %q", body, got, want)
-		}
-	}
+	})
 }
 
 func TestParseMalformed(t *testing.T) {
@@ -272,18 +262,7 @@ func TestParseMalformed(t *testing.T) {
 		"object msg_id":          `{"code":3,"shop_id":1,"msg_id":{},"data":{"ordersn":"A"}}`,
 		"msg_id with control":    `{"code":3,"shop_id":1,"msg_id":"a\tb","data":{"ordersn":"A"}}`,
 	}
-	for name, body := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ev, err := Parse([]byte(body), receivedAt)
-			if !errors.Is(err, marketplace.ErrMalformed) {
-				t.Fatalf("Parse(%s) = %+v, %v; want ErrMalformed", body, ev, err)
-			}
-			if msg := err.Error(); !strings.HasPrefix(msg, "malformed push: ") || len(msg) > 100 {
-				t.Fatalf("error %q: want a short reason after the sentinel", msg)
-			}
-		})
-	}
+	pushtest.RunMalformed(t, parseAtReceived, tests)
 }
 
 func TestParseTimes(t *testing.T) {
@@ -317,11 +296,7 @@ func TestParseKey(t *testing.T) {
 		"resent later":            `{"shop_id":1,"code":3,"timestamp":1765699999,"data":{"ordersn":"A","status":"SHIPPED","update_time":1765689439}}`,
 		"with ignored data field": `{"shop_id":1,"code":3,"data":{"completed_scenario":null,"items":[],"ordersn":"A","status":"SHIPPED","update_time":1765689439}}`,
 	}
-	for name, body := range same {
-		if got := key(body); got != k {
-			t.Errorf("%s: Key = %q, want %q", name, got, k)
-		}
-	}
+	pushtest.CheckKeysSame(t, key, k, same)
 	differ := map[string]string{
 		"other shop":        `{"shop_id":2,"code":3,"data":{"ordersn":"A","status":"SHIPPED","update_time":1765689439}}`,
 		"other order":       `{"shop_id":1,"code":3,"data":{"ordersn":"B","status":"SHIPPED","update_time":1765689439}}`,
@@ -329,14 +304,7 @@ func TestParseKey(t *testing.T) {
 		"other update time": `{"shop_id":1,"code":3,"data":{"ordersn":"A","status":"SHIPPED","update_time":1765689440}}`,
 		"other code":        `{"shop_id":1,"code":29,"data":{"ordersn":"A","status":"SHIPPED","update_time":1765689439}}`,
 	}
-	seen := map[string]string{k: "base"}
-	for name, body := range differ {
-		got := key(body)
-		if prev, dup := seen[got]; dup {
-			t.Errorf("%s: Key %q collides with %s", name, got, prev)
-		}
-		seen[got] = name
-	}
+	pushtest.CheckKeysDiffer(t, key, base, k, differ)
 
 	// Codes without a status or time are told apart by their data.
 	t1 := key(`{"shop_id":1,"code":4,"data":{"ordersn":"A","package_number":"P1","tracking_no":"T1"}}`)

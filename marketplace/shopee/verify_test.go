@@ -4,12 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 )
 
 // The signing vector of /work/shared/marketplaces.md: a live push signed with
@@ -44,13 +43,7 @@ func TestVerify(t *testing.T) {
 	body := []byte(vectorBody)
 	flipped := []byte(vectorBody)
 	flipped[len(flipped)/2] ^= 0x01
-	tests := []struct {
-		name string
-		v    *Verifier
-		sig  string
-		body []byte
-		want error
-	}{
+	tests := []pushtest.VerifyCase[*Verifier]{
 		{"doc vector", NewVerifier(vectorURL, []byte(vectorKey)), vectorSig, body, nil},
 		{"upper-case hex", NewVerifier(vectorURL, []byte(vectorKey)), strings.ToUpper(vectorSig), body, nil},
 		{"surrounding spaces", NewVerifier(vectorURL, []byte(vectorKey)), "  " + vectorSig + "\t", body, nil},
@@ -73,26 +66,13 @@ func TestVerify(t *testing.T) {
 		{"no keys", NewVerifier(vectorURL), vectorSig, body, marketplace.ErrBadSignature},
 		{"empty key rejects its own signature", NewVerifier(vectorURL, []byte{}), SignPush(vectorURL, nil, body), body, marketplace.ErrBadSignature},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if err := tt.v.Verify(tt.sig, tt.body); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
-			}
-		})
-	}
+	pushtest.RunVerifyCases(t, tests)
 }
 
 func TestVerifyEveryFlippedByte(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(vectorURL, []byte(vectorKey))
-	for i := range len(vectorBody) {
-		body := []byte(vectorBody)
-		body[i] ^= 0x20
-		if err := v.Verify(vectorSig, body); !errors.Is(err, marketplace.ErrBadSignature) {
-			t.Fatalf("byte %d flipped: Verify = %v, want ErrBadSignature", i, err)
-		}
-	}
+	pushtest.CheckEveryFlippedByte(t, v.Verify, vectorSig, vectorBody)
 }
 
 func TestVerifierCopiesKeys(t *testing.T) {
@@ -108,26 +88,6 @@ func TestVerifierCopiesKeys(t *testing.T) {
 func TestVerifyConcurrent(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(vectorURL, []byte("push_key"), []byte(vectorKey))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 200 {
-				want := error(nil)
-				sig := vectorSig
-				if (g+i)%3 == 0 {
-					sig, want = SignPush(vectorURL, []byte("nope"), []byte(vectorBody)), marketplace.ErrBadSignature
-				}
-				if err := v.Verify(sig, []byte(vectorBody)); err != want {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("concurrent Verify: unexpected result %v", err)
-	}
+	nope := SignPush(vectorURL, []byte("nope"), []byte(vectorBody))
+	pushtest.VerifyConcurrent(t, v.Verify, vectorSig, vectorBody, nope, vectorBody)
 }

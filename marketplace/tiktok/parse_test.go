@@ -2,14 +2,12 @@ package tiktok
 
 import (
 	"bytes"
-	"errors"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 	"github.com/orderlane/orderlane/marketplace/internal/pushwire"
 	"github.com/orderlane/orderlane/order"
 )
@@ -20,29 +18,14 @@ var hashKeyRE = regexp.MustCompile(`^tiktok:h:[0-9a-f]{32}$`)
 
 func mustParse(t *testing.T, body string) order.Event {
 	t.Helper()
-	ev, err := Parse([]byte(body), receivedAt)
-	if err != nil {
-		t.Fatalf("Parse(%s) = %v", body, err)
-	}
-	return ev
+	return pushtest.MustParse(t, parseAtReceived, body)
 }
 
 // checkFields compares ev with want field by field, times with Equal; an
 // empty want.Key is not compared.
 func checkFields(t *testing.T, ev, want order.Event) {
 	t.Helper()
-	if !ev.UpdateTime.Equal(want.UpdateTime) || !ev.ReceivedAt.Equal(want.ReceivedAt) {
-		t.Fatalf("UpdateTime %v ReceivedAt %v, want %v %v", ev.UpdateTime, ev.ReceivedAt, want.UpdateTime, want.ReceivedAt)
-	}
-	got := ev
-	got.Payload, got.UpdateTime, got.ReceivedAt = nil, time.Time{}, time.Time{}
-	want.Payload, want.UpdateTime, want.ReceivedAt = nil, time.Time{}, time.Time{}
-	if want.Key == "" {
-		got.Key = ""
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
-	}
+	pushtest.CheckFields(t, ev, want)
 }
 
 func TestParseDocOrderStatus(t *testing.T) {
@@ -188,17 +171,12 @@ func TestParseKinds(t *testing.T) {
 
 func TestParseGroup(t *testing.T) {
 	t.Parallel()
-	for body, want := range map[string]string{
+	pushtest.CheckGroups(t, parseAtReceived, map[string]string{
 		vectorBody: "tiktok:7494049642642441621:576486316948490001",
 		`{"type":11,"shop_id":"1","data":{"order_id":"2","cancel_status":"CANCELLATION_REQUEST_SUCCESS"}}`: "tiktok:1:2",
 		`{"type":6,"shop_id":"1"}`: "tiktok:1:",
 		`{"type":20,"data":{}}`:    "tiktok::",
-	} {
-		ev := mustParse(t, body)
-		if got := ev.Group(); got != want {
-			t.Errorf("Parse(%s).Group() = %q, want %q", body, got, want)
-		}
-	}
+	})
 }
 
 func TestParseMalformed(t *testing.T) {
@@ -237,18 +215,7 @@ func TestParseMalformed(t *testing.T) {
 		"tts_notification_id object":   `{"type":1,"shop_id":"1","tts_notification_id":{},"data":{"order_id":"2"}}`,
 		"tts_notification_id too long": `{"type":6,"shop_id":"1","tts_notification_id":"` + long + `"}`,
 	}
-	for name, body := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ev, err := Parse([]byte(body), receivedAt)
-			if !errors.Is(err, marketplace.ErrMalformed) {
-				t.Fatalf("Parse(%s) = %+v, %v; want ErrMalformed", body, ev, err)
-			}
-			if msg := err.Error(); !strings.HasPrefix(msg, "malformed push: ") || len(msg) > 100 {
-				t.Fatalf("error %q: want a short reason after the sentinel", msg)
-			}
-		})
-	}
+	pushtest.RunMalformed(t, parseAtReceived, tests)
 }
 
 func TestParseKey(t *testing.T) {
@@ -271,28 +238,14 @@ func TestParseKey(t *testing.T) {
 		"resent later, re-serialised": `{"data":{"update_time":1644412885,"order_status":"UNPAID","order_id":576486316948490001},
 			"timestamp":1644419999,"shop_id":7494049642642441621,"type":"1"}`,
 	}
-	for name, body := range same {
-		if got := key(body); got != k {
-			t.Errorf("%s: Key = %q, want %q", name, got, k)
-		}
-	}
+	pushtest.CheckKeysSame(t, key, k, same)
 	differ := map[string]string{
 		"other status":      strings.Replace(noID, `"UNPAID"`, `"ON_HOLD"`, 1),
 		"other update time": strings.Replace(noID, `"update_time":1644412885`, `"update_time":1644412886`, 1),
 		"other order":       strings.Replace(noID, `576486316948490001`, `576486316948490002`, 1),
 		"other shop":        strings.Replace(noID, `7494049642642441621`, `7494049642642441622`, 1),
 	}
-	seen := map[string]string{k: "base"}
-	for name, body := range differ {
-		if body == noID {
-			t.Fatalf("%s: replacement did not apply", name)
-		}
-		got := key(body)
-		if prev, dup := seen[got]; dup {
-			t.Errorf("%s: Key %q collides with %s", name, got, prev)
-		}
-		seen[got] = name
-	}
+	pushtest.CheckKeysDiffer(t, key, noID, k, differ)
 	c := `{"type":11,"shop_id":"1","data":{"order_id":"2","cancel_status":"CANCELLATION_REQUEST_PENDING","cancel_id":"%s"}}`
 	if key(strings.Replace(c, "%s", "1", 1)) == key(strings.Replace(c, "%s", "2", 1)) {
 		t.Errorf("cancellations with other cancel ids share a key")

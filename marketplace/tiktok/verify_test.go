@@ -4,12 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/orderlane/orderlane/marketplace"
+	"github.com/orderlane/orderlane/marketplace/internal/pushtest"
 )
 
 // The signing vector of /work/shared/marketplaces.md over the documented
@@ -45,13 +44,7 @@ func TestVerify(t *testing.T) {
 	flipped := []byte(vectorBody)
 	flipped[len(flipped)-3] ^= 0x01
 	v := NewVerifier(vectorAppKey, []byte(vectorSecret))
-	tests := []struct {
-		name string
-		v    *Verifier
-		sig  string
-		body []byte
-		want error
-	}{
+	tests := []pushtest.VerifyCase[*Verifier]{
 		{"doc vector", v, vectorSig, body, nil},
 		{"upper-case hex", v, strings.ToUpper(vectorSig), body, nil},
 		{"surrounding spaces", v, "\t" + vectorSig + " ", body, nil},
@@ -67,26 +60,13 @@ func TestVerify(t *testing.T) {
 		{"bearer prefix", v, "Bearer " + vectorSig, body, marketplace.ErrBadSignature},
 		{"empty secret", NewVerifier(vectorAppKey, nil), SignPush(vectorAppKey, nil, body), body, marketplace.ErrBadSignature},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if err := tt.v.Verify(tt.sig, tt.body); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
-			}
-		})
-	}
+	pushtest.RunVerifyCases(t, tests)
 }
 
 func TestVerifyEveryFlippedByte(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(vectorAppKey, []byte(vectorSecret))
-	for i := range len(vectorBody) {
-		body := []byte(vectorBody)
-		body[i] ^= 0x20
-		if err := v.Verify(vectorSig, body); !errors.Is(err, marketplace.ErrBadSignature) {
-			t.Fatalf("byte %d flipped: Verify = %v, want ErrBadSignature", i, err)
-		}
-	}
+	pushtest.CheckEveryFlippedByte(t, v.Verify, vectorSig, vectorBody)
 }
 
 func TestVerifierCopiesSecret(t *testing.T) {
@@ -103,25 +83,5 @@ func TestVerifyConcurrent(t *testing.T) {
 	t.Parallel()
 	v := NewVerifier(vectorAppKey, []byte(vectorSecret))
 	other := SignPush(vectorAppKey, []byte("other"), []byte(vectorBody))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 200 {
-				sig, want := vectorSig, error(nil)
-				if (g+i)%3 == 0 {
-					sig, want = other, marketplace.ErrBadSignature
-				}
-				if err := v.Verify(sig, []byte(vectorBody)); err != want {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("concurrent Verify: unexpected result %v", err)
-	}
+	pushtest.VerifyConcurrent(t, v.Verify, vectorSig, vectorBody, other, vectorBody)
 }
