@@ -36,6 +36,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderlane/orderlane/store/internal/batch"
 )
 
 // Config configures the store.
@@ -101,22 +103,18 @@ func (c Config) Validate() error {
 type Store struct {
 	cfg    Config
 	w, r   *pgxpool.Pool
-	writes chan *writeOp
+	writes *batch.Queue[writeOp]
 
 	closeOnce sync.Once
-	done      chan struct{}
-	wg        sync.WaitGroup
 }
 
 type writeOp struct {
-	ctx context.Context
 	// lock names what the write locks ("o" + order identity, "a" + audit
 	// key). A batch runs its writes sorted by it, so every transaction
 	// takes its locks in one global order and two batches (of this
 	// process or another) never deadlock.
 	lock string
 	step step
-	errc chan error
 }
 
 // step is one write in two phases, so that a batch can pipeline them: the
@@ -164,15 +162,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s := &Store{
-		cfg: cfg, w: w, r: r,
-		writes: make(chan *writeOp, cfg.MaxBatch),
-		done:   make(chan struct{}),
-	}
-	for range cfg.Writers {
-		s.wg.Add(1)
-		go s.writer()
-	}
+	s := &Store{cfg: cfg, w: w, r: r}
+	s.writes = batch.New(cfg.MaxBatch, cfg.Writers, ErrClosed, s.commit)
 	return s, nil
 }
 
@@ -204,8 +195,7 @@ func migrateOrCheck(ctx context.Context, p *pgxpool.Pool, cfg Config) error {
 // pools. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.done)
-		s.wg.Wait()
+		s.writes.Close()
 		s.w.Close()
 		s.r.Close()
 	})
@@ -215,7 +205,7 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	select {
-	case <-s.done:
+	case <-s.writes.Closed():
 		return ErrClosed
 	default:
 	}
@@ -229,61 +219,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // once that transaction has committed (or st or the commit failed). lock
 // is the write's lock order key (see writeOp).
 func (s *Store) write(ctx context.Context, lock string, st step) error {
-	op := &writeOp{ctx: ctx, lock: lock, step: st, errc: make(chan error, 1)}
-	select {
-	case <-s.done:
-		return ErrClosed
-	default:
-	}
-	select {
-	case s.writes <- op:
-	case <-s.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-op.errc:
-		return err
-	case <-ctx.Done():
-		// The op may still commit; the caller treats this as a failure and
-		// retries, which the idempotent writes absorb.
-		return ctx.Err()
-	}
-}
-
-func (s *Store) writer() {
-	defer s.wg.Done()
-	batch := make([]*writeOp, 0, s.cfg.MaxBatch)
-	for {
-		var first *writeOp
-		select {
-		case first = <-s.writes:
-		case <-s.done:
-			// Finish what was queued before Close. Close happens after
-			// every write() has returned or given up on the queue, but an op
-			// may sit in the channel: hand it an answer.
-			for {
-				select {
-				case op := <-s.writes:
-					s.commit(append(batch[:0], op))
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case op := <-s.writes:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
+	return s.writes.Submit(ctx, writeOp{lock: lock, step: st})
 }
 
 // Savepoint statements: each write runs between savepoint and release, and
@@ -305,28 +241,28 @@ const maxOpTries = 3
 // rest of that round trip; the failed op is rolled back to its savepoint
 // and either run again (a lost race) or answered with its error, and the
 // pipeline goes on with the next op.
-func (s *Store) commit(batch []*writeOp) {
+func (s *Store) commit(wb []*batch.Op[writeOp]) {
 	// Not a caller's context: one caller giving up must not cut the shared
 	// transaction short (its write is rolled back to its savepoint or, if
 	// it completed, simply stays).
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TxTimeout)
 	defer cancel()
-	errs := make([]error, len(batch))
+	errs := make([]error, len(wb))
 	fail := func(err error) {
 		err = classify(err)
-		for i, op := range batch {
+		for i, op := range wb {
 			if errs[i] == nil {
 				errs[i] = err
 			}
-			op.errc <- errs[i]
+			op.Done(errs[i])
 		}
 	}
 	// The callers are concurrent: their writes have no order among
 	// themselves, so the batch may run them in lock order.
-	slices.SortStableFunc(batch, func(a, b *writeOp) int { return strings.Compare(a.lock, b.lock) })
+	slices.SortStableFunc(wb, func(a, b *batch.Op[writeOp]) int { return strings.Compare(a.Item.lock, b.Item.lock) })
 	var ops []int // indexes of the writes still wanted
-	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
+	for i, op := range wb {
+		if err := op.Ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
@@ -345,7 +281,7 @@ func (s *Store) commit(batch []*writeOp) {
 	// closed by the pool, which rolls the transaction back.
 	defer conn.Release()
 
-	tries := make([]int, len(batch))
+	tries := make([]int, len(wb))
 	began := false
 	prev, next := -1, 0 // prev: index into ops awaiting its writes; next: the next op to start
 	for prev >= 0 || next < len(ops) {
@@ -354,13 +290,13 @@ func (s *Store) commit(batch []*writeOp) {
 			b.Queue("BEGIN")
 		}
 		if prev >= 0 {
-			batch[ops[prev]].step.write(b)
+			wb[ops[prev]].Item.step.write(b)
 			b.Queue(release)
 		}
 		starting := next < len(ops)
 		if starting {
 			b.Queue(savepoint)
-			batch[ops[next]].step.read(b)
+			wb[ops[next]].Item.step.read(b)
 		}
 		br := conn.SendBatch(ctx, b)
 		if !began {
@@ -373,7 +309,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		var prevErr, savepointErr, readErr error
 		if prev >= 0 {
-			prevErr = batch[ops[prev]].step.done(br)
+			prevErr = wb[ops[prev]].Item.step.done(br)
 			if prevErr == nil {
 				if _, err := br.Exec(); err != nil {
 					prevErr = fmt.Errorf("release savepoint: %w", err)
@@ -384,7 +320,7 @@ func (s *Store) commit(batch []*writeOp) {
 			if _, err := br.Exec(); err != nil {
 				savepointErr = err
 			} else {
-				readErr = batch[ops[next]].step.scan(br)
+				readErr = wb[ops[next]].Item.step.scan(br)
 			}
 		}
 		closeErr := br.Close()
@@ -442,8 +378,8 @@ func (s *Store) commit(batch []*writeOp) {
 		fail(fmt.Errorf("postgres: commit: %w", err))
 		return
 	}
-	for i, op := range batch {
-		op.errc <- errs[i]
+	for i, op := range wb {
+		op.Done(errs[i])
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite"
+
+	"github.com/orderlane/orderlane/store/internal/batch" // registers the "sqlite" driver
 )
 
 // Config configures the store.
@@ -71,22 +73,18 @@ func (c Config) Validate() error {
 // Store implements order.Repository and audit.Log on one SQLite file.
 type Store struct {
 	w, r   *sql.DB
-	writes chan *writeOp
+	writes *batch.Queue[writeFn]
 	cfg    Config
 	// stmts are prepared once on the single writer connection; a write
 	// uses them through tx.Stmt, which reuses them on that connection.
 	stmts statements
 
 	closeOnce sync.Once
-	done      chan struct{}
-	stopped   chan struct{}
 }
 
-type writeOp struct {
-	ctx  context.Context
-	fn   func(*txn) error
-	errc chan error
-}
+// writeFn is one write, run inside its own savepoint of a shared
+// transaction.
+type writeFn func(*txn) error
 
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("sqlite: store closed")
@@ -133,13 +131,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	r.SetMaxOpenConns(cfg.Readers)
 	r.SetMaxIdleConns(cfg.Readers)
-	s := &Store{
-		w: w, r: r, cfg: cfg, stmts: stmts,
-		writes:  make(chan *writeOp, cfg.MaxBatch),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
-	go s.writer()
+	s := &Store{w: w, r: r, cfg: cfg, stmts: stmts}
+	// One writer: SQLite has one writer connection.
+	s.writes = batch.New(cfg.MaxBatch, 1, ErrClosed, s.commit)
 	return s, nil
 }
 
@@ -148,8 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.done)
-		<-s.stopped
+		s.writes.Close()
 		err = errors.Join(s.w.Close(), s.r.Close())
 	})
 	return err
@@ -158,7 +151,7 @@ func (s *Store) Close() error {
 // Ping reports whether both pools can reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	select {
-	case <-s.done:
+	case <-s.writes.Closed():
 		return ErrClosed
 	default:
 	}
@@ -170,74 +163,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // write runs fn inside a savepoint of a shared transaction and returns once
 // that transaction has committed (or fn or the commit failed).
-func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)}
-	select {
-	case <-s.done:
-		return ErrClosed
-	default:
-	}
-	select {
-	case s.writes <- op:
-	case <-s.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-op.errc:
-		return err
-	case <-s.stopped:
-		// The writer has exited; it may have handled op just before.
-		select {
-		case err := <-op.errc:
-			return err
-		default:
-			return ErrClosed
-		}
-	case <-ctx.Done():
-		// The op may still commit; the caller treats this as a failure and
-		// retries, which the idempotent writes absorb.
-		return ctx.Err()
-	}
+func (s *Store) write(ctx context.Context, fn writeFn) error {
+	return s.writes.Submit(ctx, fn)
 }
 
-func (s *Store) writer() {
-	defer close(s.stopped)
-	batch := make([]*writeOp, 0, s.cfg.MaxBatch)
-	for {
-		var first *writeOp
-		select {
-		case first = <-s.writes:
-		case <-s.done:
-			// Finish what was queued before Close.
-			for {
-				select {
-				case op := <-s.writes:
-					s.commit(append(batch[:0], op))
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case op := <-s.writes:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-func (s *Store) commit(batch []*writeOp) {
+func (s *Store) commit(ops []*batch.Op[writeFn]) {
 	fail := func(err error) {
-		for _, op := range batch {
-			op.errc <- err
+		for _, op := range ops {
+			op.Done(err)
 		}
 	}
 	tx, err := s.w.BeginTx(context.Background(), nil)
@@ -246,9 +179,9 @@ func (s *Store) commit(batch []*writeOp) {
 		return
 	}
 	t := &txn{tx: tx, s: &s.stmts, ctx: context.Background()}
-	errs := make([]error, len(batch))
-	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		if err := op.Ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
@@ -256,7 +189,7 @@ func (s *Store) commit(batch []*writeOp) {
 			errs[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		if err := op.fn(t); err != nil {
+		if err := op.Item(t); err != nil {
 			errs[i] = err
 			if _, rerr := t.stmt(s.stmts.rollbackTo).ExecContext(t.ctx); rerr != nil {
 				// SQLite rolls the whole transaction back itself on some
@@ -278,8 +211,8 @@ func (s *Store) commit(batch []*writeOp) {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
-	for i, op := range batch {
-		op.errc <- errs[i]
+	for i, op := range ops {
+		op.Done(errs[i])
 	}
 }
 

@@ -1,0 +1,129 @@
+// Package batch is the group-commit queue the order stores share: callers
+// submit writes concurrently, writer goroutines take as many as are queued
+// (up to a maximum) and hand them to the store's commit as one batch, and
+// each caller waits for its own write's result.
+package batch
+
+import (
+	"context"
+	"sync"
+)
+
+// Op is one submitted write.
+type Op[T any] struct {
+	// Ctx is the submitter's context: commit skips an op whose context is
+	// done before it runs.
+	Ctx context.Context
+	// Item is what the store needs to run the write.
+	Item T
+	errc chan error
+}
+
+// Done reports the write's outcome to its submitter. Commit must call it
+// exactly once for every op of the batch.
+func (o *Op[T]) Done(err error) { o.errc <- err }
+
+// Queue coalesces concurrent writes into batches.
+type Queue[T any] struct {
+	ops       chan *Op[T]
+	max       int
+	commit    func([]*Op[T])
+	closedErr error
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when every writer has returned
+	wg        sync.WaitGroup
+}
+
+// New starts writers goroutines (at least 1) that each call commit with
+// batches of 1 to maxBatch ops. Submit returns closedErr after Close.
+func New[T any](maxBatch, writers int, closedErr error, commit func(batch []*Op[T])) *Queue[T] {
+	maxBatch, writers = max(maxBatch, 1), max(writers, 1)
+	q := &Queue[T]{
+		ops: make(chan *Op[T], maxBatch), max: maxBatch, commit: commit, closedErr: closedErr,
+		done: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	for range writers {
+		q.wg.Add(1)
+		go q.writer()
+	}
+	go func() { q.wg.Wait(); close(q.stopped) }()
+	return q
+}
+
+// Submit queues item and waits until its batch has committed (or failed),
+// the queue is closed, or ctx is done. When ctx ends first the write may
+// still commit: callers treat it as a failure and retry, which idempotent
+// writes absorb.
+func (q *Queue[T]) Submit(ctx context.Context, item T) error {
+	op := &Op[T]{Ctx: ctx, Item: item, errc: make(chan error, 1)}
+	select {
+	case <-q.done:
+		return q.closedErr
+	default:
+	}
+	select {
+	case q.ops <- op:
+	case <-q.done:
+		return q.closedErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.errc:
+		return err
+	case <-q.stopped:
+		// Every writer has returned; one may have handled op just before.
+		select {
+		case err := <-op.errc:
+			return err
+		default:
+			return q.closedErr
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Closed is closed once Close has been called.
+func (q *Queue[T]) Closed() <-chan struct{} { return q.done }
+
+// Close stops the writers after the ops already queued and waits for them.
+// Safe to call more than once.
+func (q *Queue[T]) Close() {
+	q.closeOnce.Do(func() { close(q.done) })
+	<-q.stopped
+}
+
+func (q *Queue[T]) writer() {
+	defer q.wg.Done()
+	batch := make([]*Op[T], 0, q.max)
+	for {
+		var first *Op[T]
+		select {
+		case first = <-q.ops:
+		case <-q.done:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case op := <-q.ops:
+					q.commit(append(batch[:0], op))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < q.max {
+			select {
+			case op := <-q.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		q.commit(batch)
+	}
+}
