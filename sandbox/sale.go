@@ -402,8 +402,7 @@ type Push struct {
 	// Kind is what the push is about (status, tracking, ...), for the
 	// delivery engine's scenarios (tracking before status, ...).
 	Kind order.Kind
-	// OrderID and Final: the order it is about, and whether it carries the
-	// order's final status.
+	// OrderID is the order it is about ("" for shop-level pushes).
 	OrderID string
 }
 
