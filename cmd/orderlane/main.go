@@ -48,6 +48,8 @@ func main() {
 		err = runTokens(os.Args[2:], os.Stdout, os.Stderr)
 	case "migrate":
 		err = runMigrate(os.Args[2:], os.Stdout)
+	case "sandbox":
+		err = runSandbox(os.Args[2:], os.Stdout)
 	case "version":
 		fmt.Println("orderlane", version)
 	case "help", "-h", "--help":
@@ -73,6 +75,7 @@ commands:
   sink       a bare HTTP server that reads each body and answers 200 (the ceiling bench compares with)
   tokens     create, list and revoke scoped API tokens (read, admin) in the data dir
   migrate    bring the PostgreSQL schema (ORDERLANE_DATABASE_URL) to this version
+  sandbox    serve fake Shopee/Lazada/TikTok Open APIs over a generated sale and deliver its pushes to a server
   version    print the version
 
 Run "orderlane <command> -h" for the command's flags. Settings: docs/configuration.md.
