@@ -47,10 +47,25 @@ type Connection struct {
 	LastError string
 }
 
-// Store keeps connections. Implementations encrypt tokens at rest.
+// Store keeps connections. Implementations encrypt tokens at rest with a
+// Sealer (store/sqlite and store/postgres: Store.Shops(sealer)): a
+// database read without the key shows no token. A row whose token does not
+// open (another key, or copied from another shop) fails with an error
+// wrapping ErrBadSeal. Database failures wrap order.ErrUnavailable, like
+// the order stores'.
 type Store interface {
-	// Put creates or replaces the connection of (Platform, ShopID).
+	// Put creates or replaces the connection of (Platform, ShopID). It
+	// refuses an invalid connection (Connection.Validate, ErrInvalid) and
+	// sets UpdatedAt to the time of the write.
 	Put(ctx context.Context, c Connection) error
+	// Update changes the connection of (p, shopID) atomically: fn gets it
+	// as stored and edits it; its changes are stored unless fn returns an
+	// error, which Update returns. Use it rather than Get then Put when
+	// two tasks change one shop (a token refresh and the reconciliation
+	// watermark), so neither undoes the other. fn runs inside the store's
+	// write transaction: it must be quick and do no I/O. The identity
+	// (Platform, ShopID) cannot change. ErrNotFound for an unknown shop.
+	Update(ctx context.Context, p order.Platform, shopID string, fn func(*Connection) error) (Connection, error)
 	// Get returns one connection or ErrNotFound.
 	Get(ctx context.Context, p order.Platform, shopID string) (Connection, error)
 	// List returns the connections of p ("" for all), by platform and id.
