@@ -91,18 +91,32 @@ func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
 	return res, nil
 }
 
-// Get returns one order or order.ErrNotFound.
+// Get returns one order, its detail included, or order.ErrNotFound.
 func (s *Store) Get(ctx context.Context, k order.Key) (order.Order, error) {
-	o, err := scanOrder(s.r.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE platform = ? AND shop_id = ? AND order_id = ?`,
-		string(k.Platform), k.ShopID, k.OrderID))
+	var det []byte
+	o, err := scanOrder(detailScanner{s.r.QueryRowContext(ctx, `SELECT `+orderCols+`, detail
+		FROM orders LEFT JOIN order_details USING (platform, shop_id, order_id)
+		WHERE platform = ? AND shop_id = ? AND order_id = ?`,
+		string(k.Platform), k.ShopID, k.OrderID), &det})
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, order.ErrNotFound
 	}
 	if err != nil {
 		return o, fmt.Errorf("sqlite: get order: %w", err)
 	}
+	if o.Detail, err = decodeDetail(det); err != nil {
+		return order.Order{}, err
+	}
 	return o, nil
 }
+
+// detailScanner scans an order's columns followed by its detail.
+type detailScanner struct {
+	row    scanner
+	detail *[]byte
+}
+
+func (d detailScanner) Scan(dest ...any) error { return d.row.Scan(append(dest, d.detail)...) }
 
 // Events returns the order's history in processing order, or
 // order.ErrNotFound when the order does not exist.
@@ -164,7 +178,8 @@ func decodeCursor(s string) (cursor, error) {
 
 // List returns orders by ascending UpdatedAt (then identity), so a client
 // that follows NextCursor sees every order changed since it started, and an
-// order changed during the walk again at the end.
+// order changed during the walk again at the end. It leaves Detail nil
+// (see order.Order.Detail).
 func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 	limit := f.Limit
 	if limit <= 0 {

@@ -75,6 +75,30 @@ var migrations = []string{
 		SELECT seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload FROM audit_log ORDER BY seq;
 	DROP TABLE audit_log;
 	ALTER TABLE audit_log_v2 RENAME TO audit_log;`,
+	// Order details from the marketplace APIs (order.Detail as JSON) in a
+	// table of their own: Apply rewrites an order's row on every event and
+	// List scans the rows, neither should carry kilobytes of detail. And
+	// the connected shops, their tokens sealed (shop.Sealer).
+	`CREATE TABLE order_details (
+		platform TEXT NOT NULL,
+		shop_id  TEXT NOT NULL,
+		order_id TEXT NOT NULL,
+		detail   TEXT NOT NULL,
+		PRIMARY KEY (platform, shop_id, order_id)
+	);
+	CREATE TABLE shops (
+		platform         TEXT    NOT NULL,
+		shop_id          TEXT    NOT NULL,
+		cipher           TEXT    NOT NULL,
+		region           TEXT    NOT NULL,
+		state            TEXT    NOT NULL,
+		connected_at     INTEGER NOT NULL,
+		updated_at       INTEGER NOT NULL,
+		reconciled_until INTEGER NOT NULL,
+		last_error       TEXT    NOT NULL,
+		token_sealed     BLOB    NOT NULL,
+		PRIMARY KEY (platform, shop_id)
+	) WITHOUT ROWID;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -70,7 +70,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store implements order.Repository and audit.Log on one SQLite file.
+// Store implements order.Repository, order.DetailRepository and audit.Log
+// on one SQLite file; Shops is the shop.Store on the same file.
 type Store struct {
 	w, r   *sql.DB
 	writes *batch.Queue[writeFn]
@@ -220,6 +221,8 @@ func (s *Store) commit(ops []*batch.Op[writeFn]) {
 type statements struct {
 	savepoint, rollbackTo, release             *sql.Stmt
 	loadOrder, upsertOrder, insertEvent, audit *sql.Stmt
+	loadDetail, upsertDetail                   *sql.Stmt
+	loadShop, upsertShop                       *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (statements, error) {
@@ -235,6 +238,10 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 		{&s.upsertOrder, upsertOrderSQL},
 		{&s.insertEvent, insertEventSQL},
 		{&s.audit, auditSQL},
+		{&s.loadDetail, loadDetailSQL},
+		{&s.upsertDetail, upsertDetailSQL},
+		{&s.loadShop, loadShopSQL},
+		{&s.upsertShop, upsertShopSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {

@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite every order store passes
-// (store/sqlite, store/postgres): the order.Repository and audit.Log
-// guarantees, checked the same way on each driver.
+// (store/sqlite, store/postgres): the order.Repository,
+// order.DetailRepository, audit.Log and shop.Store guarantees, checked the
+// same way on each driver.
 //
 // A driver's test calls Run with a Driver that can make a fresh, empty
 // database for one test and open stores on it:
@@ -8,6 +9,8 @@
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, storetest.Driver{NewDatabase: ..., ErrClosed: sqlite.ErrClosed})
 //	}
+//
+// and RunShops with a ShopDriver for the shop store.
 package storetest
 
 import (
@@ -25,6 +28,7 @@ import (
 // their housekeeping.
 type Store interface {
 	order.Repository
+	order.DetailRepository
 	// Append is audit.Log's.
 	Append(ctx context.Context, e *order.Event) error
 	// AuditCount returns how many events the audit log holds.
@@ -69,6 +73,11 @@ func Run(t *testing.T, d Driver) {
 		{"ReopenKeepsOrdersAndKeys", testReopenKeepsOrdersAndKeys},
 		{"AuditAppendIsIdempotent", testAuditAppendIsIdempotent},
 		{"PingAndClosedStoreRefusesWrites", testClosedStoreRefusesWrites},
+		{"DetailCreatesOrder", testDetailCreatesOrder},
+		{"DetailNeverMovesBack", testDetailNeverMovesBack},
+		{"DetailMovesStatusOnlyWhenNewer", testDetailMovesStatusOnlyWhenNewer},
+		{"DetailAndApplyConcurrentlyKeepTheNewest", testDetailAndApplyConcurrently},
+		{"DetailRejected", testDetailRejected},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orderlane/orderlane/order"
+	"github.com/orderlane/orderlane/shop"
+)
+
+var _ shop.Store = (*Shops)(nil)
+
+const (
+	shopCols      = `platform, shop_id, cipher, region, state, connected_at, updated_at, reconciled_until, last_error, token_sealed`
+	loadShopSQL   = `SELECT ` + shopCols + ` FROM shops WHERE platform = ? AND shop_id = ?`
+	upsertShopSQL = `INSERT INTO shops (` + shopCols + `) VALUES (?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (platform, shop_id) DO UPDATE SET
+			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
+			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
+			reconciled_until = excluded.reconciled_until, last_error = excluded.last_error,
+			token_sealed = excluded.token_sealed`
+)
+
+// Shops is the shop store (shop.Store) on the store's database file,
+// sharing its writer: tokens are sealed with a shop.Sealer before they
+// reach the database.
+type Shops struct {
+	s      *Store
+	sealer *shop.Sealer
+}
+
+// errNoSealer is a wiring error: Shops was given no sealer.
+var errNoSealer = errors.New("sqlite: shops: no token sealer")
+
+// Shops returns the shop store on s's database, sealing and opening tokens
+// with sealer (required: with nil every call fails). It stops with s.
+func (s *Store) Shops(sealer *shop.Sealer) *Shops { return &Shops{s: s, sealer: sealer} }
+
+// Put creates or replaces a connection: see shop.Store.
+func (sh *Shops) Put(ctx context.Context, c shop.Connection) error {
+	if sh.sealer == nil {
+		return errNoSealer
+	}
+	r, err := sh.sealer.Seal(c)
+	if err != nil {
+		return err
+	}
+	r.UpdatedAt = time.Now().UTC()
+	err = sh.s.write(ctx, func(t *txn) error { return putShop(t, r) })
+	if err != nil {
+		return fmt.Errorf("sqlite: put shop %s/%s: %w", c.Platform, c.ShopID, translate(err))
+	}
+	return nil
+}
+
+func putShop(t *txn, r shop.Record) error {
+	_, err := t.stmt(t.s.upsertShop).ExecContext(t.ctx, string(r.Platform), r.ShopID, r.Cipher, r.Region, string(r.State),
+		nanos(r.ConnectedAt), nanos(r.UpdatedAt), nanos(r.ReconciledUntil), r.LastError, r.TokenSealed)
+	return err
+}
+
+// Update changes a connection atomically: see shop.Store.
+func (sh *Shops) Update(ctx context.Context, p order.Platform, shopID string, fn func(*shop.Connection) error) (shop.Connection, error) {
+	if sh.sealer == nil {
+		return shop.Connection{}, errNoSealer
+	}
+	var out shop.Connection
+	err := sh.s.write(ctx, func(t *txn) error {
+		r, err := scanShop(t.stmt(t.s.loadShop).QueryRowContext(t.ctx, string(p), shopID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return shop.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		c, err := sh.sealer.Open(r)
+		if err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		if c.Platform != p || c.ShopID != shopID {
+			return fmt.Errorf("%w: update cannot change the shop's identity", shop.ErrInvalid)
+		}
+		if r, err = sh.sealer.Seal(c); err != nil {
+			return err
+		}
+		r.UpdatedAt = time.Now().UTC()
+		if err := putShop(t, r); err != nil {
+			return err
+		}
+		c.UpdatedAt, c.LastError = r.UpdatedAt, r.LastError
+		out = c
+		return nil
+	})
+	if err != nil {
+		return shop.Connection{}, fmt.Errorf("sqlite: update shop %s/%s: %w", p, shopID, translate(err))
+	}
+	return out, nil
+}
+
+// Get returns one connection: see shop.Store.
+func (sh *Shops) Get(ctx context.Context, p order.Platform, shopID string) (shop.Connection, error) {
+	if sh.sealer == nil {
+		return shop.Connection{}, errNoSealer
+	}
+	r, err := scanShop(sh.s.r.QueryRowContext(ctx, loadShopSQL, string(p), shopID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return shop.Connection{}, shop.ErrNotFound
+	}
+	if err != nil {
+		return shop.Connection{}, fmt.Errorf("sqlite: get shop %s/%s: %w", p, shopID, translate(err))
+	}
+	return sh.sealer.Open(r)
+}
+
+// List returns the connections of p ("" for all) by platform, then shop
+// id (byte order); one token that does not open fails the whole list.
+func (sh *Shops) List(ctx context.Context, p order.Platform) ([]shop.Connection, error) {
+	if sh.sealer == nil {
+		return nil, errNoSealer
+	}
+	rows, err := sh.s.r.QueryContext(ctx, `SELECT `+shopCols+` FROM shops WHERE ? = '' OR platform = ? ORDER BY platform, shop_id`,
+		string(p), string(p))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
+	}
+	defer rows.Close()
+	out := []shop.Connection{}
+	for rows.Next() {
+		r, err := scanShop(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
+		}
+		c, err := sh.sealer.Open(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
+	}
+	return out, nil
+}
+
+func scanShop(row scanner) (shop.Record, error) {
+	var (
+		r                     shop.Record
+		platform, state       string
+		connected, up, reconc int64
+	)
+	if err := row.Scan(&platform, &r.ShopID, &r.Cipher, &r.Region, &state, &connected, &up, &reconc, &r.LastError, &r.TokenSealed); err != nil {
+		return r, err
+	}
+	r.Platform, r.State = order.Platform(platform), shop.State(state)
+	r.ConnectedAt, r.UpdatedAt, r.ReconciledUntil = fromNanos(connected), fromNanos(up), fromNanos(reconc)
+	return r, nil
+}
