@@ -546,16 +546,28 @@ func isCode(err error, code string) bool {
 }
 
 // redactURL drops the query (access_token, sign) from the URL of a
-// transport error, so that no token reaches a log.
+// transport error, so that no token reaches a log: the URL is in the
+// *url.Error and, formatted, in the messages of the errors wrapping it.
 func redactURL(err error) error {
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery = ""
-			ue.URL = u.String()
-		} else {
-			ue.URL = "(request URL)"
-		}
+	if !errors.As(err, &ue) {
+		return err
 	}
-	return err
+	full := ue.URL
+	short := "(request URL)"
+	if u, perr := url.Parse(full); perr == nil {
+		u.RawQuery = ""
+		short = u.String()
+	}
+	ue.URL = short
+	return &redactedError{err: err, msg: strings.ReplaceAll(err.Error(), full, short)}
 }
+
+// redactedError is err with the message msg.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
