@@ -63,8 +63,10 @@ type Store interface {
 	// error, which Update returns. Use it rather than Get then Put when
 	// two tasks change one shop (a token refresh and the reconciliation
 	// watermark), so neither undoes the other. fn runs inside the store's
-	// write transaction: it must be quick and do no I/O. The identity
-	// (Platform, ShopID) cannot change. ErrNotFound for an unknown shop.
+	// write transaction: it must be quick, do no I/O and only edit its
+	// argument (it may run again if the write loses a race to another
+	// process). The identity (Platform, ShopID) cannot change
+	// (ErrInvalid). ErrNotFound for an unknown shop.
 	Update(ctx context.Context, p order.Platform, shopID string, fn func(*Connection) error) (Connection, error)
 	// Get returns one connection or ErrNotFound.
 	Get(ctx context.Context, p order.Platform, shopID string) (Connection, error)

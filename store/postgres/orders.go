@@ -158,15 +158,19 @@ func (a *applyStep) done(br pgx.BatchResults) error {
 	return nil
 }
 
-// Get returns one order or order.ErrNotFound.
+// Get returns one order, its detail included, or order.ErrNotFound.
 func (s *Store) Get(ctx context.Context, k order.Key) (order.Order, error) {
-	o, err := scanOrder(s.r.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE platform = $1 AND shop_id = $2 AND order_id = $3`,
-		string(k.Platform), k.ShopID, k.OrderID))
+	var det []byte
+	o, err := scanOrder(detailRow{s.r.QueryRow(ctx, `SELECT `+orderCols+`, detail FROM orders WHERE platform = $1 AND shop_id = $2 AND order_id = $3`,
+		string(k.Platform), k.ShopID, k.OrderID), &det})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return order.Order{}, order.ErrNotFound
 	}
 	if err != nil {
 		return order.Order{}, fmt.Errorf("postgres: get order: %w", classify(err))
+	}
+	if o.Detail, err = decodeDetail(det); err != nil {
+		return order.Order{}, fmt.Errorf("postgres: get order: %w", err)
 	}
 	return o, nil
 }
@@ -235,7 +239,8 @@ func decodeCursor(s string) (cursor, error) {
 
 // List returns orders by ascending UpdatedAt (then identity), so a client
 // that follows NextCursor sees every order changed since it started, and an
-// order changed during the walk again at the end.
+// order changed during the walk again at the end. It leaves Detail nil
+// (see order.Order.Detail).
 func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 	limit := f.Limit
 	if limit <= 0 {

@@ -98,7 +98,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store implements order.Repository and audit.Log on one PostgreSQL schema.
+// Store implements order.Repository, order.DetailRepository and audit.Log
+// on one PostgreSQL schema; Shops is the shop.Store on the same schema.
 // Several Stores (processes) may share the schema.
 type Store struct {
 	cfg    Config
