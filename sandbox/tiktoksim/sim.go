@@ -62,6 +62,10 @@ func (c Config) WithDefaults() Config {
 // maxBody bounds a request body the sim reads.
 const maxBody = 1 << 20
 
+// forgetAfter is how long after its expiry the sim still answers "expired"
+// (105002) rather than "invalid" (105001) for a token.
+const forgetAfter = 7 * 24 * time.Hour
+
 // Sim is TikTok Shop over a Sale. It is safe for concurrent use.
 type Sim struct {
 	sale *sandbox.Sale
@@ -267,6 +271,11 @@ func (s *Sim) appCredentials(w http.ResponseWriter, key, secret string) bool {
 
 func (s *Sim) issued(w http.ResponseWriter, shop sandbox.Shop, access, refresh string, accessExp, refreshExp time.Time) {
 	s.mu.Lock()
+	for tok, exp := range s.expiry { // forget tokens long expired
+		if s.sale.Now().Sub(exp) > forgetAfter {
+			delete(s.expiry, tok)
+		}
+	}
 	s.expiry[access] = accessExp
 	s.mu.Unlock()
 	s.ok(w, map[string]any{
