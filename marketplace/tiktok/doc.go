@@ -7,4 +7,11 @@
 // other type (6 and 7 authorisation, product and other topics, types added
 // later) becomes a notice, so that a new webhook type never makes deliveries
 // fail. The push's shop_id is the shop id, not the API's shop_cipher.
+//
+// Client speaks the Open API (version 202309): tokens from the auth host
+// (whose access_token_expire_in is a Unix time, not a duration), the shop's
+// cipher from /authorization/202309/shops, Get Order Detail (one line item
+// per unit, aggregated into quantities) and Search Orders. Every request is
+// signed with SignAPI and carries the token in the x-tts-access-token
+// header.
 package tiktok
