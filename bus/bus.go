@@ -219,6 +219,9 @@ type Stats struct {
 	// Lag is how many messages in the topic the subscription has not been
 	// handed yet (-1 when unknown).
 	Lag int64
+	// Partitions is how many of the topic's partitions this worker holds
+	// for the subscription (see the driver's partitioning).
+	Partitions int
 	// Pending is how many messages of the subscription are not yet
 	// acknowledged: Lag plus those handed over and not acknowledged (-1
 	// when unknown).

@@ -271,7 +271,7 @@ func (b *Bus) decodeDeadLetter(raw *jetstream.RawStreamMsg) bus.DeadLetter {
 		ID:           raw.Sequence,
 		Subscription: h.Get(HeaderSubscription),
 		Group:        h.Get(HeaderGroup),
-		Subject:      trimPrefix(h.Get(HeaderOriginalSubj), b.cfg.Subjects),
+		Subject:      b.relativeSubject(h.Get(HeaderOriginalSubj)),
 		MsgID:        h.Get(HeaderOriginalID),
 		Reason:       h.Get(HeaderReason),
 		Error:        h.Get(HeaderError),

@@ -28,10 +28,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/orderlane/orderlane/bus"
 )
@@ -81,6 +84,23 @@ type Config struct {
 	// default, and on a cluster) trusts the PubAck as it is: as durable
 	// as the server's sync setting, and on a cluster held by a quorum.
 	Syncer *Syncer
+	// Partitions is the topic's partition count, fixed when the topic is
+	// created (recorded in the stream's metadata; a process configured
+	// with another count refuses to start). Each partition is consumed by
+	// one worker at a time. Defaults to 1.
+	Partitions int
+	// WorkerID names this process among the workers sharing the
+	// subscriptions: unique per live process, and the same across a
+	// restart so its leases are taken back at once. Defaults to a random
+	// id. Letters, digits, '-' and '_'.
+	WorkerID string
+	// LeaseTTL is how long a partition lease outlives its holder's last
+	// renewal (renewed every LeaseTTL/4): how long a crashed worker's
+	// partitions wait before another worker takes them. Defaults to 10s.
+	LeaseTTL time.Duration
+	// LeaseBucket is the key-value bucket of leases and heartbeats.
+	// Defaults to "ORDERLANE_LEASES".
+	LeaseBucket string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -111,6 +131,16 @@ func (c Config) WithDefaults() Config {
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
 	}
+	if c.Partitions <= 0 {
+		c.Partitions = 1
+	}
+	if c.WorkerID == "" {
+		c.WorkerID = "w" + nuid.Next()
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
+	def(&c.LeaseBucket, "ORDERLANE_LEASES")
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -124,6 +154,12 @@ type Bus struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+
+	// leaseOnce guards the lease bucket and the subscriptions running in
+	// this process.
+	leaseOnce sync.Mutex
+	leaseKV   jetstream.KeyValue
+	running   map[string]bool
 }
 
 // New creates or updates the streams (idempotent) and returns the bus. The
@@ -133,9 +169,19 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if cfg.Syncer != nil && cfg.Replicas != 1 {
 		return nil, fmt.Errorf("jetstream: group commit (Syncer) needs Replicas 1, not %d", cfg.Replicas)
 	}
+	if err := validWorkerID(cfg.WorkerID); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if existing, err := js.Stream(ctx, cfg.Stream); err == nil {
+		if err := checkPartitions(existing.CachedInfo(), cfg.Partitions); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", cfg.Stream, err)
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,
@@ -147,6 +193,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 		MaxAge:      cfg.MaxAge,
 		Duplicates:  cfg.DuplicateWindow,
 		Discard:     jetstream.DiscardOld,
+		Metadata:    map[string]string{metaPartitions: strconv.Itoa(cfg.Partitions)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Stream, err)
@@ -172,7 +219,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 			}
 		}
 	}
-	return &Bus{cfg: cfg, nc: nc, js: js, stream: stream}, nil
+	return &Bus{cfg: cfg, nc: nc, js: js, stream: stream, running: map[string]bool{}}, nil
 }
 
 // Publish appends m and returns after the durable append: the server's
@@ -187,7 +234,7 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) (bus.PublishResult, er
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	msg := &nats.Msg{
-		Subject: b.cfg.Subjects + "." + m.Subject,
+		Subject: b.partitionSubject(m.Group, m.Subject),
 		Data:    m.Data,
 		Header:  nats.Header{HeaderGroup: []string{m.Group}},
 	}
@@ -229,6 +276,16 @@ func (b *Bus) Ping(ctx context.Context) error {
 // DeadLetterSubject is where subscription name's dead letters go.
 func (b *Bus) DeadLetterSubject(name string) string {
 	return b.cfg.DeadLetterSubjects + "." + name
+}
+
+// validWorkerID accepts what a key-value key token can hold.
+func validWorkerID(id string) error {
+	for _, r := range id {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+			return fmt.Errorf("jetstream: worker id %q: only letters, digits, '-' and '_'", id)
+		}
+	}
+	return nil
 }
 
 // JetStream exposes the client for tools and tests (dead-letter inspection).

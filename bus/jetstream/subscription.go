@@ -20,26 +20,23 @@ import (
 // checks whether the dead letters holding its groups were discarded.
 const blockPoll = time.Second
 
-// Subscribe starts a durable subscription. Its consumer is created or
-// updated, reset to its ack floor, and fed to h through the group
-// scheduler. The subscription runs until Stop.
+// subscribe starts one partition of a subscription: its durable consumer
+// (filtering filter) is created or updated, reset to its ack floor, and fed
+// to h through the group scheduler, until Stop. cfg has its defaults.
 //
 // In strict mode (HoldOnDeadLetter) the groups of the subscription's
 // unresolved dead letters are read from the dead-letter stream first, so
 // they stay held across restarts.
-func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler) (bus.Subscription, error) {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+func (b *Bus) subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler, partition int) (*subscription, error) {
+	durable, filter := b.consumerOf(cfg, partition)
 	dls, err := b.deadLetterStream(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       cfg.Name,
+		Durable:       durable,
 		Description:   "orderlane subscription " + cfg.Name,
-		FilterSubject: b.cfg.Subjects + "." + cfg.Filter,
+		FilterSubject: filter,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       b.cfg.AckWait,
@@ -48,23 +45,24 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 		Replicas:      b.cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: consumer %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("jetstream: consumer %s: %w", durable, err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	s := &subscription{
-		bus:      b,
-		cfg:      cfg,
-		cons:     cons,
-		dlStream: dls,
-		handler:  h,
-		log:      b.cfg.Logger.With("subscription", cfg.Name),
-		groups:   make(map[string]*group),
-		held:     make(map[uint64]*held),
-		ready:    make(chan *group, cfg.MaxPending+cfg.Concurrency),
-		pause:    newPause(cfg.Pause),
-		stop:     make(chan struct{}),
-		hctx:     hctx,
-		cancel:   cancel,
+		bus:       b,
+		partition: partition,
+		cfg:       cfg,
+		cons:      cons,
+		dlStream:  dls,
+		handler:   h,
+		log:       b.cfg.Logger.With("subscription", cfg.Name, "consumer", durable),
+		groups:    make(map[string]*group),
+		held:      make(map[uint64]*held),
+		ready:     make(chan *group, cfg.MaxPending+cfg.Concurrency),
+		pause:     newPause(cfg.Pause),
+		stop:      make(chan struct{}),
+		hctx:      hctx,
+		cancel:    cancel,
 	}
 	if cfg.HoldOnDeadLetter {
 		if err := s.loadBlocks(ctx); err != nil {
@@ -80,7 +78,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 	if info := cons.CachedInfo(); info != nil && info.Delivered.Consumer > info.AckFloor.Consumer {
 		s.redeliveries.Add(info.Delivered.Consumer - info.AckFloor.Consumer)
 	}
-	if err := b.resetConsumer(ctx, cfg.Name); err != nil {
+	if err := b.resetConsumer(ctx, durable); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -93,7 +91,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 		}))
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("jetstream: consume %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("jetstream: consume %s: %w", durable, err)
 	}
 	s.cc = cc
 	for range cfg.Concurrency {
@@ -157,13 +155,14 @@ func (g *group) runnable() bool {
 }
 
 type subscription struct {
-	bus      *Bus
-	cfg      bus.SubscriptionConfig
-	cons     jetstream.Consumer
-	cc       jetstream.ConsumeContext
-	dlStream jetstream.Stream
-	handler  bus.Handler
-	log      *slog.Logger
+	partition int
+	bus       *Bus
+	cfg       bus.SubscriptionConfig
+	cons      jetstream.Consumer
+	cc        jetstream.ConsumeContext
+	dlStream  jetstream.Stream
+	handler   bus.Handler
+	log       *slog.Logger
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -186,8 +185,8 @@ type subscription struct {
 // subscription (strict mode, at start).
 func (s *subscription) loadBlocks(ctx context.Context) error {
 	return s.bus.scanDeadLetters(ctx, s.cfg.Name, 0, func(d bus.DeadLetter) bool {
-		if d.Group == "" {
-			return true
+		if d.Group == "" || PartitionOf(d.Group, s.bus.cfg.Partitions) != s.partition {
+			return true // another partition's group
 		}
 		g := s.groups[d.Group]
 		if g == nil {
@@ -341,7 +340,7 @@ func (s *subscription) handle(g *group, probe bool) {
 	d := &bus.Delivery{
 		Message: bus.Message{
 			ID:      hdr.Get(jetstream.MsgIDHeader),
-			Subject: trimPrefix(m.Subject(), s.bus.cfg.Subjects),
+			Subject: s.bus.relativeSubject(m.Subject()),
 			Group:   g.key,
 			Data:    m.Data(),
 		},
@@ -612,7 +611,7 @@ func (s *subscription) release(g *group, id uint64) {
 	}
 }
 
-// Stop implements bus.Subscription.
+// Stop stops the partition (see bus.Subscription.Stop).
 func (s *subscription) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cc.Stop()
@@ -631,7 +630,7 @@ func (s *subscription) Stop(ctx context.Context) error {
 	}
 }
 
-// Stats implements bus.Subscription.
+// Stats is the partition's snapshot.
 func (s *subscription) Stats(ctx context.Context) bus.Stats {
 	st := bus.Stats{
 		Name:          s.cfg.Name,

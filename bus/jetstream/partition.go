@@ -1,0 +1,533 @@
+package jetstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/orderlane/orderlane/bus"
+)
+
+// Partitioned FIFO groups across worker instances.
+//
+// The topic has a fixed number of partitions (Config.Partitions, set when
+// the topic is created). A message's partition is a hash of its group, so
+// every message of a group lands in the same partition; with more than one
+// partition the partition is the first token of the subject
+// ("orderlane.events.p7.shopee.order"). Each subscription has one durable
+// consumer per partition, and each partition is owned by exactly one worker
+// instance at a time, through a lease in the key-value bucket
+// ORDERLANE_LEASES:
+//
+//   - every worker running the subscription heartbeats a member key
+//     ("m.<stream>.<subscription>.<worker>") in the bucket, which expires
+//     LeaseTTL after the last heartbeat;
+//   - from the live members, every worker computes the same desired owner
+//     of each partition (rendezvous hashing), so partitions spread evenly
+//     and move as little as possible when a worker joins or leaves;
+//   - a worker processes a partition only while it holds its lease
+//     ("l.<stream>.<subscription>.<partition>", created with Create: first writer
+//     wins), renewed with compare-and-set every LeaseTTL/4. A worker that
+//     cannot renew for LeaseTTL/2 stops the partition at once, so it has
+//     stopped well before the lease can expire and another worker take it;
+//   - a worker hands a partition over by stopping it (handlers in flight
+//     finish and are acknowledged), then deleting the lease at the revision
+//     it holds; the next owner creates the lease and resets the consumer to
+//     its ack floor, so whatever the previous owner left unacknowledged
+//     comes first and in order. A worker that died holds its leases until
+//     they expire (LeaseTTL).
+//
+// One partition (the default) is the same design with one lease: two
+// processes that share a topic and a subscription never consume it at the
+// same time, which would break per-group order.
+//
+// What this does not guarantee: a worker frozen (a stop-the-world pause, a
+// suspended VM) for longer than LeaseTTL/2 in the middle of a handler call
+// can finish that call after another worker took the partition. The order
+// store's per-order rules (duplicates by key, a status never moved back by
+// an older update) make such a late apply harmless.
+
+// Lease bucket key prefixes.
+const (
+	memberPrefix = "m."
+	leasePrefix  = "l."
+)
+
+// PartitionOf is the partition, in [0, n), of a message group: FNV-1a of
+// the group modulo n.
+func PartitionOf(group string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(group))
+	return int(h.Sum32() % uint32(n))
+}
+
+// partitionSubject is where a message of group goes.
+func (b *Bus) partitionSubject(group, subject string) string {
+	if b.cfg.Partitions <= 1 {
+		return b.cfg.Subjects + "." + subject
+	}
+	return b.cfg.Subjects + ".p" + strconv.Itoa(PartitionOf(group, b.cfg.Partitions)) + "." + subject
+}
+
+// relativeSubject strips the topic prefix and, when partitioned, the
+// partition token.
+func (b *Bus) relativeSubject(subject string) string {
+	s := trimPrefix(subject, b.cfg.Subjects)
+	if b.cfg.Partitions > 1 && strings.HasPrefix(s, "p") {
+		if _, rest, ok := strings.Cut(s, "."); ok {
+			return rest
+		}
+	}
+	return s
+}
+
+// consumerOf names partition p's durable consumer and filter subject.
+func (b *Bus) consumerOf(cfg bus.SubscriptionConfig, p int) (durable, filter string) {
+	if b.cfg.Partitions <= 1 {
+		return cfg.Name, b.cfg.Subjects + "." + cfg.Filter
+	}
+	n := strconv.Itoa(p)
+	return cfg.Name + "-p" + n, b.cfg.Subjects + ".p" + n + "." + cfg.Filter
+}
+
+// checkPartitions refuses a topic created with another partition count:
+// messages already in it are on subjects the consumers would not match.
+func checkPartitions(info *jetstream.StreamInfo, want int) error {
+	if info == nil {
+		return nil
+	}
+	have := 1
+	if v, ok := info.Config.Metadata[metaPartitions]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			have = n
+		}
+	}
+	if have != want {
+		return fmt.Errorf("jetstream: stream %s was created with %d partition(s); this process is configured for %d "+
+			"(the partition count is fixed when the topic is created: set it back, or create a new topic and drain the old one)",
+			info.Config.Name, have, want)
+	}
+	return nil
+}
+
+const metaPartitions = "orderlane_partitions"
+
+// leases returns the lease bucket, created on first use.
+func (b *Bus) leases(ctx context.Context) (jetstream.KeyValue, error) {
+	b.leaseOnce.Lock()
+	defer b.leaseOnce.Unlock()
+	if b.leaseKV != nil {
+		return b.leaseKV, nil
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      b.cfg.LeaseBucket,
+		Description: "orderlane partition leases and worker heartbeats",
+		History:     1,
+		TTL:         b.cfg.LeaseTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: lease bucket %s: %w", b.cfg.LeaseBucket, err)
+	}
+	b.leaseKV = kv
+	return kv, nil
+}
+
+// owner is the rendezvous-hash owner of partition p among members.
+func owner(members []string, sub string, p int) string {
+	var best string
+	var bestScore uint64
+	for _, m := range members {
+		// SHA-256, not FNV: rendezvous hashing needs scores that do not
+		// keep their order across partitions for similar worker names.
+		sum := sha256.Sum256([]byte(m + "/" + sub + "/" + strconv.Itoa(p)))
+		if s := binary.BigEndian.Uint64(sum[:8]); best == "" || s > bestScore || (s == bestScore && m < best) {
+			best, bestScore = m, s
+		}
+	}
+	return best
+}
+
+// owned is a partition this worker holds.
+type owned struct {
+	sub       *subscription
+	rev       uint64    // lease revision held
+	renewedAt time.Time // when the last successful renewal was sent
+}
+
+// partitioned is a subscription spread over partitions and workers.
+type partitioned struct {
+	bus *Bus
+	cfg bus.SubscriptionConfig
+	h   bus.Handler
+	kv  jetstream.KeyValue
+	log *slog.Logger
+
+	mu     sync.Mutex
+	owned  map[int]*owned
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+	// handovers counts partitions taken over from or given to another
+	// worker, for stats and tests.
+	handovers int
+}
+
+// Subscribe starts a durable subscription: on one worker, or shared by all
+// workers that subscribe under the same name, each partition handled by
+// one of them at a time (see the package's partition notes). It returns
+// once this worker has claimed what it can claim now; partitions held by
+// other workers come later, as leases move.
+func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler) (bus.Subscription, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	kv, err := b.leases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.leaseOnce.Lock()
+	if b.running[cfg.Name] {
+		b.leaseOnce.Unlock()
+		return nil, fmt.Errorf("jetstream: subscription %s is already running in this process", cfg.Name)
+	}
+	b.running[cfg.Name] = true
+	b.leaseOnce.Unlock()
+	p := &partitioned{bus: b, cfg: cfg, h: h, kv: kv, owned: map[int]*owned{},
+		log:  b.cfg.Logger.With("subscription", cfg.Name, "worker", b.cfg.WorkerID),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if err := p.round(ctx); err != nil {
+		_ = p.Stop(context.Background())
+		return nil, err
+	}
+	go p.loop()
+	return p, nil
+}
+
+func (p *partitioned) loop() {
+	defer close(p.done)
+	t := time.NewTicker(p.bus.cfg.LeaseTTL / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), p.bus.cfg.LeaseTTL/4)
+			if err := p.round(ctx); err != nil {
+				p.log.Warn("partition round", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// round heartbeats, renews the leases held, gives up partitions that
+// belong to another live worker, and claims free ones that belong here.
+func (p *partitioned) round(ctx context.Context) error {
+	b := p.bus
+	me := b.cfg.WorkerID
+	if _, err := p.kv.Put(ctx, p.memberKey(), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		p.expire()
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	members, err := p.members(ctx)
+	if err != nil {
+		p.expire()
+		return err
+	}
+	if !slices.Contains(members, me) {
+		members = append(members, me)
+	}
+	var errs []error
+	for part := range b.cfg.Partitions {
+		want := owner(members, p.cfg.Name, part) == me
+		p.mu.Lock()
+		o, have := p.owned[part]
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return nil
+		}
+		switch {
+		case have && want:
+			errs = append(errs, p.renew(ctx, part, o))
+		case have && !want:
+			errs = append(errs, p.release(ctx, part, o, "another worker joined"))
+		case !have && want:
+			errs = append(errs, p.claim(ctx, part))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// members lists the workers with a live heartbeat.
+func (p *partitioned) members(ctx context.Context) ([]string, error) {
+	prefix := memberPrefix + p.bus.cfg.Stream + "." + p.cfg.Name + "."
+	lister, err := p.kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	var out []string
+	for k := range lister.Keys() {
+		out = append(out, strings.TrimPrefix(k, prefix))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (p *partitioned) leaseKey(part int) string {
+	return leasePrefix + p.bus.cfg.Stream + "." + p.cfg.Name + "." + strconv.Itoa(part)
+}
+
+func (p *partitioned) memberKey() string {
+	return memberPrefix + p.bus.cfg.Stream + "." + p.cfg.Name + "." + p.bus.cfg.WorkerID
+}
+
+// claim takes partition part if its lease is free (or still ours from a
+// previous run of this worker) and starts consuming it.
+func (p *partitioned) claim(ctx context.Context, part int) error {
+	me := []byte(p.bus.cfg.WorkerID)
+	key := p.leaseKey(part)
+	sent := time.Now()
+	rev, err := p.kv.Create(ctx, key, me)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		e, gerr := p.kv.Get(ctx, key)
+		switch {
+		case gerr == nil && string(e.Value()) == string(me):
+			// Our own lease from before a restart of this worker.
+			rev, err = p.kv.Update(ctx, key, me, e.Revision())
+		case gerr == nil:
+			return nil // held by another worker: it lets go when it sees us, or expires
+		case errors.Is(gerr, jetstream.ErrKeyNotFound):
+			return nil // expired just now: next round
+		default:
+			return fmt.Errorf("lease %s: %w", key, gerr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", key, err)
+	}
+	cfg := p.cfg
+	if n := p.bus.cfg.Partitions; n > 1 {
+		cfg.MaxPending = max(cfg.MaxPending/n, 64)
+	}
+	s, err := p.bus.subscribe(ctx, cfg, p.h, part)
+	if err != nil {
+		_ = p.kv.Delete(context.Background(), key, jetstream.LastRevision(rev))
+		return err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = s.Stop(context.Background())
+		_ = p.kv.Delete(context.Background(), key, jetstream.LastRevision(rev))
+		return nil
+	}
+	p.owned[part] = &owned{sub: s, rev: rev, renewedAt: sent}
+	p.handovers++
+	p.mu.Unlock()
+	p.log.Info("partition claimed", "partition", part)
+	return nil
+}
+
+// renew extends a held lease. A lease another worker overwrote, or one not
+// renewed for LeaseTTL/2, stops the partition at once.
+func (p *partitioned) renew(ctx context.Context, part int, o *owned) error {
+	sent := time.Now()
+	rev, err := p.kv.Update(ctx, p.leaseKey(part), []byte(p.bus.cfg.WorkerID), o.rev)
+	if err == nil {
+		p.mu.Lock()
+		o.rev, o.renewedAt = rev, sent
+		p.mu.Unlock()
+		return nil
+	}
+	var apiErr *jetstream.APIError
+	lost := errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	if lost || time.Since(o.renewedAt) > p.bus.cfg.LeaseTTL/2 {
+		p.drop(part, o, "lease lost")
+	}
+	return fmt.Errorf("renew %s: %w", p.leaseKey(part), err)
+}
+
+// expire stops every partition whose lease was not renewed for
+// LeaseTTL/2 (the bucket is unreachable).
+func (p *partitioned) expire() {
+	p.mu.Lock()
+	var late []int
+	for part, o := range p.owned {
+		if time.Since(o.renewedAt) > p.bus.cfg.LeaseTTL/2 {
+			late = append(late, part)
+		}
+	}
+	p.mu.Unlock()
+	for _, part := range late {
+		p.mu.Lock()
+		o := p.owned[part]
+		p.mu.Unlock()
+		if o != nil {
+			p.drop(part, o, "lease not renewed")
+		}
+	}
+}
+
+// drop stops a partition at once (handlers in flight are cancelled),
+// without touching the lease: it is not ours any more.
+func (p *partitioned) drop(part int, o *owned, why string) {
+	p.mu.Lock()
+	if p.owned[part] != o {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.owned, part)
+	p.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = o.sub.Stop(ctx)
+	p.log.Warn("partition stopped", "partition", part, "reason", why)
+}
+
+// release hands a partition over: stop consuming (handlers in flight
+// finish within LeaseTTL/4), then delete the lease at the revision held.
+func (p *partitioned) release(ctx context.Context, part int, o *owned, why string) error {
+	p.mu.Lock()
+	if p.owned[part] != o {
+		p.mu.Unlock()
+		return nil
+	}
+	delete(p.owned, part)
+	p.handovers++
+	p.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, p.bus.cfg.LeaseTTL/4)
+	_ = o.sub.Stop(sctx)
+	cancel()
+	p.log.Info("partition released", "partition", part, "reason", why)
+	if err := p.kv.Delete(ctx, p.leaseKey(part), jetstream.LastRevision(o.rev)); err != nil {
+		return fmt.Errorf("release %s: %w", p.leaseKey(part), err)
+	}
+	return nil
+}
+
+// Stop implements bus.Subscription: every partition is stopped (handlers
+// in flight finish until ctx is done) and its lease released, so other
+// workers take over at once; the heartbeat is withdrawn.
+func (p *partitioned) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	parts := make(map[int]*owned, len(p.owned))
+	for k, v := range p.owned {
+		parts[k] = v
+	}
+	p.owned = map[int]*owned{}
+	p.mu.Unlock()
+	close(p.stop)
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for part, o := range parts {
+		wg.Go(func() {
+			err := o.sub.Stop(ctx)
+			if err == nil {
+				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err = p.kv.Delete(dctx, p.leaseKey(part), jetstream.LastRevision(o.rev))
+				cancel()
+			}
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = p.kv.Delete(dctx, p.memberKey())
+	cancel()
+	p.bus.leaseOnce.Lock()
+	delete(p.bus.running, p.cfg.Name)
+	p.bus.leaseOnce.Unlock()
+	return errors.Join(errs...)
+}
+
+// Stats implements bus.Subscription: the sum over the partitions this
+// worker holds.
+func (p *partitioned) Stats(ctx context.Context) bus.Stats {
+	p.mu.Lock()
+	subs := make([]*subscription, 0, len(p.owned))
+	for _, o := range p.owned {
+		subs = append(subs, o.sub)
+	}
+	p.mu.Unlock()
+	st := bus.Stats{Name: p.cfg.Name, Partitions: len(subs)}
+	if len(subs) == 0 {
+		st.Lag, st.Pending = -1, -1
+	}
+	for _, s := range subs {
+		x := s.Stats(ctx)
+		st.Handled += x.Handled
+		st.Retries += x.Retries
+		st.DeadLettered += x.DeadLettered
+		st.Redeliveries += x.Redeliveries
+		st.OutageRetries += x.OutageRetries
+		st.Pauses += x.Pauses
+		st.Paused = st.Paused || x.Paused
+		st.Held += x.Held
+		st.Groups += x.Groups
+		st.InFlight += x.InFlight
+		st.Retrying += x.Retrying
+		st.Blocked += x.Blocked
+		st.OldestUnacked = max(st.OldestUnacked, x.OldestUnacked)
+		if x.Lag < 0 || st.Lag < 0 {
+			st.Lag = -1
+		} else {
+			st.Lag += x.Lag
+		}
+		if x.Pending < 0 || st.Pending < 0 {
+			st.Pending = -1
+		} else {
+			st.Pending += x.Pending
+		}
+	}
+	return st
+}
+
+// Owned returns the partitions this worker holds, sorted (for tests and
+// the admin API).
+func (p *partitioned) Owned() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]int, 0, len(p.owned))
+	for k := range p.owned {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
