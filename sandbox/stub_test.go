@@ -42,7 +42,7 @@ func newStub(p order.Platform, callback string) *stub {
 }
 
 func (s *stub) Platform() order.Platform { return s.p }
-func (s *stub) Handler() http.Handler     { return http.NotFoundHandler() }
+func (s *stub) Handler() http.Handler    { return http.NotFoundHandler() }
 
 func (s *stub) Lose(p sandbox.Push) {
 	s.mu.Lock()
