@@ -439,7 +439,9 @@ func TestContextCancellation(t *testing.T) {
 	}
 	// The first call takes the sim's only token; the second meets 429 and
 	// waits in backoff until its deadline.
-	_, _ = b.client.Orders(context.Background(), shop, []string{"1"})
+	first, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	_, _ = b.client.Orders(first, shop, []string{"1"})
 	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
