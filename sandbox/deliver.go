@@ -60,7 +60,8 @@ type DeliveryOptions struct {
 	// 1 s to 30 min (simulated) later.
 	Duplicates float64
 	// Lost is the share of pushes never sent. A marketplace with a
-	// lost-push API (a Lose(Push) method, Shopee's) is handed them.
+	// lost-push API (a Lose(Push) or Lose(Push) error method, Shopee's) is
+	// handed them.
 	Lost float64
 	// Reorder is the share of pushes, among those whose order changes
 	// again later, held back and sent after the order's next push.
@@ -79,7 +80,8 @@ type DeliveryOptions struct {
 	Client *http.Client
 	// Rand draws the scenario decisions. Defaults to a fixed seed.
 	Rand *rand.Rand
-	// Log receives a line per push that is given up. Defaults to discard.
+	// Log receives a line per push given up or lost push refused.
+	// Defaults to discard.
 	Log *slog.Logger
 }
 
@@ -150,8 +152,12 @@ const (
 	lazadaDisableFail = 0.50
 )
 
-// loser is a marketplace that keeps lost pushes (Shopee's lost-push API).
-type loser interface{ Lose(Push) }
+// loser is a marketplace that keeps lost pushes (Shopee's lost-push API);
+// errLoser is one whose Lose can refuse (a full queue).
+type (
+	loser    interface{ Lose(Push) }
+	errLoser interface{ Lose(Push) error }
+)
 
 // delivery is one send of a push (a duplicate is another delivery).
 type delivery struct {
@@ -385,8 +391,13 @@ func (e *engine) step(i int) error {
 		ps.Pushes++
 		if rng.Float64() < e.opts.Lost {
 			ps.Lost++
-			if l, ok := m.(loser); ok {
+			switch l := m.(type) {
+			case loser:
 				l.Lose(p)
+			case errLoser:
+				if err := l.Lose(p); err != nil {
+					e.opts.Log.Warn("sandbox: lost push not kept", "platform", k.Platform, "order_id", k.OrderID, "err", err)
+				}
 			}
 			continue
 		}
