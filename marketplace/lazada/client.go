@@ -233,33 +233,13 @@ func (c *Client) ExchangeCode(ctx context.Context, code string, shop marketplace
 	out.Platform = order.Lazada
 	out.Cipher = ""
 	if len(g.sellers) > 0 {
-		region := shop.Region
-		if region == "" {
-			region = g.country
+		s, err := pickSeller(g, shop)
+		if err != nil {
+			return marketplace.Shop{}, err
 		}
-		match := -1
-		for i, s := range g.sellers {
-			if shop.ShopID != "" {
-				if s.sellerID == shop.ShopID {
-					match = i
-					break
-				}
-				continue
-			}
-			if s.country == region {
-				match = i
-				break
-			}
-			if match < 0 {
-				match = i
-			}
-		}
-		if match < 0 {
-			return marketplace.Shop{}, fmt.Errorf("lazada API: the token is not for seller %s", shop.ShopID)
-		}
-		out.ShopID = g.sellers[match].sellerID
+		out.ShopID = s.sellerID
 		if out.Region == "" {
-			out.Region = g.sellers[match].country
+			out.Region = s.country
 		}
 	}
 	if out.Region == "" {
@@ -270,6 +250,33 @@ func (c *Client) ExchangeCode(ctx context.Context, code string, shop marketplace
 	}
 	out.Token = g.at(now)
 	return out, nil
+}
+
+// pickSeller finds the seller of the token that shop names: by ShopID
+// when set, else by Region (or the token's country); a shop without
+// either takes the token's first seller.
+func pickSeller(g grant, shop marketplace.Shop) (seller, error) {
+	for _, s := range g.sellers {
+		if shop.ShopID != "" && s.sellerID == shop.ShopID {
+			return s, nil
+		}
+	}
+	if shop.ShopID != "" {
+		return seller{}, fmt.Errorf("lazada API: the token is not for seller %s", shop.ShopID)
+	}
+	region := shop.Region
+	if region == "" {
+		region = g.country
+	}
+	for _, s := range g.sellers {
+		if s.country == strings.ToLower(region) {
+			return s, nil
+		}
+	}
+	if shop.Region != "" {
+		return seller{}, fmt.Errorf("lazada API: the token has no seller in %q", shop.Region)
+	}
+	return g.sellers[0], nil
 }
 
 // Refresh renews shop's token with its refresh token
@@ -497,9 +504,13 @@ func (c *Client) call(ctx context.Context, base, path string, params map[string]
 			}
 			return err
 		}
-		if ok && r.Status == http.StatusOK {
+		switch {
+		case ok && r.Status == http.StatusOK:
 			env = e
 			return nil
+		case ok: // code "0" with an HTTP error status
+			return &marketplace.APIError{Platform: order.Lazada, Status: r.Status, Code: strconv.Itoa(r.Status),
+				Message: http.StatusText(r.Status), RequestID: e.RequestID, Kind: apiwire.StatusKind(r.Status)}
 		}
 		return apiError(r.Status, e)
 	}

@@ -462,6 +462,8 @@ func TestExchangeCodePicksSeller(t *testing.T) {
 		{marketplace.Shop{Region: "sg"}, "100200", "sg", false},
 		{marketplace.Shop{ShopID: "100200"}, "100200", "sg", false},
 		{marketplace.Shop{ShopID: "555"}, "", "", true},
+		{marketplace.Shop{Region: "vn"}, "", "", true},
+		{marketplace.Shop{ShopID: "100300", Region: "my"}, "100300", "my", false},
 	} {
 		got, err := c.ExchangeCode(ctx, "0_1234_abc", tc.in)
 		if tc.rejected {

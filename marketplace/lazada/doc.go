@@ -10,4 +10,14 @@
 // message type never makes deliveries fail. Lazada sends ids as strings in
 // some messages and as numbers in others, and timestamps in seconds or
 // milliseconds: Parse accepts both and keeps ids digit for digit.
+//
+// The package also speaks the Lazada Open Platform API (Client): the
+// token APIs on auth.lazada.com, and the order APIs on the shop's
+// regional host (/order/get, /orders/items/get, /order/items/get,
+// /orders/get), every request signed by SignAPI. Lazada answers errors
+// with HTTP 200 and an envelope {"code","type","message","request_id"};
+// the client maps them onto *marketplace.APIError. Lazada returns one item
+// row per unit: the client aggregates them by SKU and line status into
+// order.Detail items, and derives one order status from the lines'
+// statuses with OrderStatus.
 package lazada
