@@ -17,7 +17,7 @@ func truthSale(t *testing.T) (*sandbox.Sale, order.Key, order.Key) {
 		return sandbox.Unit{LineID: line, SKU: sku, ItemID: "i" + sku, UnitPrice: order.Amount(price), PaidPrice: order.Amount(paid), Status: status}
 	}
 	sale.Put(sandbox.Order{Platform: a.Platform, ShopID: a.ShopID, OrderID: a.OrderID, Currency: "SGD", ShippingFee: "1.99",
-		Units: []sandbox.Unit{unit("l1", "A", "10", "9.5", "canceled"), unit("l2", "A", "10", "9.5", "delivered"), unit("l3", "B", "3.1", "3.1", "delivered")},
+		Units:  []sandbox.Unit{unit("l1", "A", "10", "9.5", "canceled"), unit("l2", "A", "10", "9.5", "delivered"), unit("l3", "B", "3.1", "3.1", "delivered")},
 		Status: "delivered", Packages: []order.Package{{ID: "p", TrackingNo: "LX1"}}, UpdateTime: time.Unix(1, 0)})
 	sale.Put(sandbox.Order{Platform: b.Platform, ShopID: b.ShopID, OrderID: b.OrderID, Currency: "VND", ShippingFee: "0",
 		Units: []sandbox.Unit{unit("x", "C", "150000", "150000", "")}, Status: "CANCELLED"})
@@ -69,7 +69,7 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("equal detail (other order, other decimals): %v", ms)
 	}
 	for _, c := range []struct {
-		field string
+		field  string
 		break_ func(o []order.Order) []order.Order
 	}{
 		{"status", func(o []order.Order) []order.Order { o[0].Status = order.StatusShipped; return o }},
