@@ -486,6 +486,11 @@ func (c *Client) call(ctx context.Context, method, path string, shop *marketplac
 	}
 	resp, err := c.doer.Do(ctx, path+"|"+shopID, build, checkResponse)
 	if err != nil {
+		if ctx.Err() == nil && strings.Contains(err.Error(), "would exceed context deadline") {
+			// The limiter gave up early because ctx's deadline comes before
+			// the next token; report it as the deadline it is.
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
 		return nil, redact(err, token)
 	}
 	return resp.Body, nil
