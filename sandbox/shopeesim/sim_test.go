@@ -58,7 +58,7 @@ type bundle struct {
 
 // setup starts a sim over a sale with one Shopee shop and a client with a
 // token for it. cfg and mod adjust the sim and the client.
-func setup(t *testing.T, cfg shopeesim.Config, mod func(*shopee.ClientConfig)) *bundle {
+func setup(t testing.TB, cfg shopeesim.Config, mod func(*shopee.ClientConfig)) *bundle {
 	t.Helper()
 	b := &bundle{clock: &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}, calls: &sync.Map{}}
 	b.sale = sandbox.NewSale(b.clock.Now)
@@ -80,7 +80,7 @@ func setup(t *testing.T, cfg shopeesim.Config, mod func(*shopee.ClientConfig)) *
 	return b
 }
 
-func newClient(t *testing.T, b *bundle, mod func(*shopee.ClientConfig)) *shopee.Client {
+func newClient(t testing.TB, b *bundle, mod func(*shopee.ClientConfig)) *shopee.Client {
 	t.Helper()
 	cfg := shopee.ClientConfig{PartnerID: partnerID, PartnerKey: partnerKey, BaseURL: b.srv.URL, Now: b.clock.Now,
 		RatePerSecond: -1, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
