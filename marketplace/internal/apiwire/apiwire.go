@@ -47,7 +47,15 @@ func (l *Limiters) Wait(ctx context.Context, key string) error {
 		l.m[key] = lim
 	}
 	l.mu.Unlock()
-	return lim.Wait(ctx)
+	if err := lim.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The limiter refuses at once when ctx's deadline comes before the
+		// next token: that is the deadline, as callers match it.
+		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	}
+	return nil
 }
 
 // Doer sends requests with retries.

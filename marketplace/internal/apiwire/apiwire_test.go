@@ -102,3 +102,13 @@ func TestLimitersPerKey(t *testing.T) {
 		t.Fatal("a second request on key a within the second went through")
 	}
 }
+
+func TestLimitersWaitBeyondDeadlineIsDeadline(t *testing.T) {
+	l := NewLimiters(0.1, 1) // one token every 10 s
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = l.Wait(ctx, "k")
+	if err := l.Wait(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v; want context.DeadlineExceeded", err)
+	}
+}
