@@ -35,8 +35,8 @@ var RegionHosts = map[string]string{
 
 // API paths the client calls.
 const (
-	PathTokenCreate  = "/auth/token/create"
-	PathTokenRefresh = "/auth/token/refresh"
+	PathTokenCreate  = "/auth/token/create"  //nolint:gosec // G101: an API path, not a credential
+	PathTokenRefresh = "/auth/token/refresh" //nolint:gosec // G101: an API path, not a credential
 	PathOrder        = "/order/get"
 	PathOrderItems   = "/order/items/get"
 	PathOrdersItems  = "/orders/items/get"
@@ -492,7 +492,7 @@ func (c *Client) call(ctx context.Context, base, path string, params map[string]
 		for k, v := range p {
 			q.Set(k, v)
 		}
-		return http.NewRequest(http.MethodGet, strings.TrimSuffix(base, "/")+path+"?"+q.Encode(), nil)
+		return http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+path+"?"+q.Encode(), nil)
 	}
 	var env apiEnvelope
 	check := func(r apiwire.Response) error {
