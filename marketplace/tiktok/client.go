@@ -29,15 +29,15 @@ const (
 	// DefaultAuthBaseURL is the host that issues and refreshes tokens.
 	DefaultAuthBaseURL = "https://auth.tiktok-shops.com"
 
-	PathTokenGet     = "/api/v2/token/get"
-	PathTokenRefresh = "/api/v2/token/refresh"
+	PathTokenGet     = "/api/v2/token/get"     //nolint:gosec // G101: a URL path, not a credential
+	PathTokenRefresh = "/api/v2/token/refresh" //nolint:gosec // G101: a URL path, not a credential
 	PathShops        = "/authorization/202309/shops"
 	PathOrderDetail  = "/order/202309/orders"
 	PathOrderSearch  = "/order/202309/orders/search"
 
 	// HeaderAccessToken carries the shop's access token on every Open API
 	// request (it is not a query parameter, and the sign does not cover it).
-	HeaderAccessToken = "x-tts-access-token"
+	HeaderAccessToken = "x-tts-access-token" //nolint:gosec // G101: a header name, not a credential
 )
 
 // Batch and page limits of the Open API.
@@ -251,7 +251,7 @@ func (c *Client) Refresh(ctx context.Context, shop marketplace.Shop) (marketplac
 // of them.
 func (c *Client) token(ctx context.Context, path string, q url.Values, grant string) (marketplace.Token, error) {
 	u := c.cfg.AuthBaseURL + path + "?" + q.Encode()
-	build := func() (*http.Request, error) { return http.NewRequest(http.MethodGet, u, nil) }
+	build := func() (*http.Request, error) { return http.NewRequestWithContext(ctx, http.MethodGet, u, nil) }
 	var env wireEnvelope
 	check := func(r apiwire.Response) error {
 		var err error
@@ -368,7 +368,7 @@ func (c *Client) call(ctx context.Context, method, path string, shop marketplace
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		req, err := http.NewRequest(method, c.cfg.BaseURL+path+"?"+q.Encode(), rd)
+		req, err := http.NewRequestWithContext(ctx, method, c.cfg.BaseURL+path+"?"+q.Encode(), rd)
 		if err != nil {
 			return nil, err
 		}
