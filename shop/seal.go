@@ -97,16 +97,17 @@ func aad(p order.Platform, shopID string) []byte {
 
 // SealToken encrypts t for the shop (p, shopID).
 func (s *Sealer) SealToken(p order.Platform, shopID string, t marketplace.Token) ([]byte, error) {
-	plain, err := json.Marshal(t)
+	plain, err := json.Marshal(t) // #nosec G117 -- the plaintext is sealed right below, never stored
 	if err != nil {
 		return nil, fmt.Errorf("shop: seal token: %w", err)
 	}
-	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	out[0] = sealVersion
-	if _, err := rand.Read(out[1:]); err != nil {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("shop: seal token: %w", err)
 	}
-	return s.aead.Seal(out, out[1:], plain, aad(p, shopID)), nil
+	out := make([]byte, 0, 1+len(nonce)+len(plain)+s.aead.Overhead())
+	out = append(append(out, sealVersion), nonce...)
+	return s.aead.Seal(out, nonce, plain, aad(p, shopID)), nil
 }
 
 // OpenToken decrypts a token SealToken sealed for the same shop with the
