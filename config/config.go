@@ -99,6 +99,9 @@ type Config struct {
 	Database Database `yaml:"database"`
 	// NATS selects an external NATS cluster for the topic: see nats.go.
 	NATS NATS `yaml:"nats"`
+	// Cluster: roles, partitions and worker identity for a deployment of
+	// several processes (see cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 
 	// HTTP, Throttle, TLS, TrustedProxies and Allow are the HTTP
 	// server's hardening: see security.go and docs/security.md.
@@ -236,6 +239,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Database = c.Database.withDefaults()
 	c.NATS = c.NATS.withDefaults()
+	c.Cluster = c.Cluster.withDefaults()
 	return c.securityDefaults()
 }
 
@@ -262,6 +266,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.NATS.validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	if c.MaxEventAge < 0 {
@@ -418,7 +425,7 @@ type envVar struct {
 // LoadEnv overrides c with the ORDERLANE_* variables that lookup finds
 // (os.LookupEnv in main).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	for _, v := range append(append(append(c.env(), c.securityEnv()...), c.Database.env()...), c.NATS.env()...) {
+	for _, v := range append(append(append(c.env(), c.securityEnv()...), c.Database.env()...), append(c.NATS.env(), c.Cluster.env()...)...) {
 		s, ok := lookup(v.name)
 		if !ok {
 			continue

@@ -104,9 +104,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	}); err != nil {
 		return nil, err
 	}
+	wid, err := workerID(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Cluster.Has(config.RoleWorker) && cfg.NATS.URL == "" && cfg.NATSListen == "" {
+		log.Warn("no worker role on the embedded server without nats_listen: events are appended but nothing applies them",
+			"roles", cfg.Cluster.Roles)
+	}
 	if s.bus, err = jetstream.New(ctx, s.natsConn(), jetstream.Config{
 		Syncer:         s.syncer(), // group commit with fsync "always" (embedded)
 		Replicas:       cfg.NATS.Replicas,
+		Partitions:     cfg.Cluster.Partitions,
+		WorkerID:       wid,
+		LeaseTTL:       cfg.Cluster.LeaseTTL,
 		PublishTimeout: cfg.PublishTimeout,
 		Logger:         log,
 	}); err != nil {
@@ -139,13 +150,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 			MaxAge: cfg.MaxEventAge, HoldOnDeadLetter: s.hold[name]}
 	}
 	orders := subscriber.NewOrders(s.store, log, reg)
-	for _, sub := range []struct {
+	subs := []struct {
 		cfg bus.SubscriptionConfig
 		h   bus.Handler
 	}{
 		{subCfg(subscriber.OrdersName, subscriber.OrdersFilter), orders.Handle},
 		{subCfg(subscriber.AuditName, subscriber.AuditFilter), subscriber.NewAudit(s.store).Handle},
-	} {
+	}
+	if !cfg.Cluster.Has(config.RoleWorker) {
+		subs = nil
+	}
+	for _, sub := range subs {
 		running, err := s.bus.Subscribe(ctx, sub.cfg, sub.h)
 		if err != nil {
 			return nil, err
@@ -188,7 +203,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", s.disk.Guard(gw)) // 503 while the disk is nearly full
 	mux.Handle("/", s.apiHandler(a))
-	if err := s.serve(ctx, mux); err != nil {
+	log.Info("roles", "roles", cfg.Cluster.Roles, "worker_id", wid, "partitions", cfg.Cluster.Partitions)
+	if err := s.serve(ctx, s.roleGate(mux)); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -108,11 +109,15 @@ func serve(args []string) error {
 	addr := fs.String("http-addr", "", "HTTP listen address (ORDERLANE_HTTP_ADDR; default :8080)")
 	dir := fs.String("data-dir", "", "data directory (ORDERLANE_DATA_DIR; default ./data)")
 	fsync := fs.String("fsync", "", `"always" (group commit), "jetstream" (sync_always) or an interval such as 1s (ORDERLANE_FSYNC; default always)`)
+	roles := fs.String("roles", "", "what this instance does, comma separated: gateway,worker,api (ORDERLANE_ROLES; default all)")
 	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(c *config.Config) {
 		set(&c.HTTPAddr, *addr)
 		set(&c.DataDir, *dir)
 		set(&c.Fsync, *fsync)
+		if *roles != "" {
+			c.Cluster.Roles = strings.Split(*roles, ",")
+		}
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,88 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/server"
+)
+
+// TestRolesGateEndpoints: an instance serves only what its roles name:
+// no webhooks without the gateway role, no API without the api role;
+// health and readiness always. Its worker id is kept in the data dir.
+func TestRolesGateEndpoints(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		roles       []string
+		webhooks    bool
+		api         bool
+		subscribers bool
+	}{
+		{roles: []string{"gateway"}, webhooks: true},
+		{roles: []string{"api"}, api: true},
+		{roles: []string{"worker"}, subscribers: true},
+		{roles: []string{"gateway", "worker", "api"}, webhooks: true, api: true, subscribers: true},
+	} {
+		t.Run(strings.Join(tc.roles, "+"), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := config.Config{
+				HTTPAddr: "127.0.0.1:0", DataDir: dir, APIToken: "test-token",
+				Shopee:  config.Shopee{PushKey: "k1", CallbackURL: "https://seller.example/webhooks/shopee"},
+				Cluster: config.Cluster{Roles: tc.roles},
+			}.WithDefaults()
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+			}()
+			get := func(method, path string) (int, string) {
+				req, _ := http.NewRequest(method, "http://"+srv.Addr()+path, strings.NewReader("{}"))
+				req.Header.Set("Authorization", "Bearer test-token")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body struct {
+					Error struct{ Code string } `json:"error"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				return resp.StatusCode, body.Error.Code
+			}
+			if code, _ := get(http.MethodGet, "/healthz"); code != http.StatusOK {
+				t.Fatalf("/healthz: %d", code)
+			}
+			code, ecode := get(http.MethodPost, "/webhooks/shopee")
+			if gated := code == http.StatusNotFound && ecode == "not_found"; gated == tc.webhooks {
+				t.Fatalf("webhook answered %d %q; webhooks served: want %v", code, ecode, tc.webhooks)
+			}
+			code, ecode = get(http.MethodGet, "/api/v1/orders")
+			if gated := code == http.StatusNotFound && ecode == "not_found"; gated == tc.api {
+				t.Fatalf("API answered %d %q; API served: want %v", code, ecode, tc.api)
+			}
+			if got := len(srv.Subscriptions()); (got > 0) != tc.subscribers {
+				t.Fatalf("%d subscriptions running; want some: %v", got, tc.subscribers)
+			}
+			id, err := os.ReadFile(filepath.Join(dir, "worker-id"))
+			if err != nil || len(strings.TrimSpace(string(id))) == 0 {
+				t.Fatalf("worker id not kept in the data dir: %q %v", id, err)
+			}
+		})
+	}
+}
