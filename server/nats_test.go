@@ -2,78 +2,25 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/internal/natstest"
 	"github.com/orderlane/orderlane/server"
 	"github.com/orderlane/orderlane/simulate"
 )
 
-// startNATSCluster starts a real 3-node JetStream cluster (nats-server
-// from the module, in process, routed over loopback TCP) and returns its
+// startNATSCluster starts a real 3-node JetStream cluster and returns its
 // client URLs, comma separated.
-func startNATSCluster(t *testing.T) string {
-	t.Helper()
-	var ports []int
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-	}
-	var routes, urls []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	var nodes []*natsserver.Server
-	for i, p := range ports {
-		s, err := natsserver.NewServer(&natsserver.Options{
-			ServerName: fmt.Sprint("n", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(),
-			Cluster: natsserver.ClusterOpts{Name: "orderlane-server-test", Host: "127.0.0.1", Port: p},
-			Routes:  natsserver.RoutesFromStr(strings.Join(routes, ",")),
-			NoSigs:  true, NoLog: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("node %d not ready", i+1)
-		}
-		nodes = append(nodes, s)
-		urls = append(urls, s.ClientURL())
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		leader := false
-		for _, s := range nodes {
-			leader = leader || s.JetStreamIsLeader()
-		}
-		if leader {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no JetStream meta leader")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return strings.Join(urls, ",")
-}
+func startNATSCluster(t *testing.T) string { return natstest.Start(t, 3).URL() }
 
 // TestSimulatedSaleOnNATSCluster: with ORDERLANE_NATS_URL set, orderlane
 // runs on an existing 3-node JetStream cluster (R3 streams and bucket, no

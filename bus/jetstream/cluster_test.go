@@ -3,109 +3,29 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/bus/bustest"
 	js "github.com/orderlane/orderlane/bus/jetstream"
+	"github.com/orderlane/orderlane/internal/natstest"
 )
 
-// cluster is a real 3-node NATS JetStream cluster: three nats-server
-// instances of the module orderlane builds with (so >= 2.14, which the
-// consumer reset at subscribe needs; the Debian nats-server on this machine
-// is 2.9), in this process, routed to each other over loopback TCP, each
-// with its own store directory.
-type cluster struct {
-	nodes []*server.Server
-	urls  []string
-}
+// cluster is a real 3-node JetStream cluster (see internal/natstest).
+type cluster struct{ *natstest.Cluster }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
-func startCluster(t *testing.T) *cluster {
-	t.Helper()
-	const n = 3
-	ports := freePorts(t, n)
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	c := &cluster{}
-	for i := range n {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "orderlane-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-			NoSigs:     true,
-			NoLog:      true,
-		}
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("node %d not ready", i+1)
-		}
-		c.nodes = append(c.nodes, s)
-		c.urls = append(c.urls, s.ClientURL())
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		leaders, current := 0, 0
-		for _, s := range c.nodes {
-			if s.JetStreamIsLeader() {
-				leaders++
-			}
-			if s.JetStreamIsCurrent() {
-				current++
-			}
-		}
-		if leaders == 1 && current == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no JetStream meta leader after 30s (%d leaders, %d current)", leaders, current)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return c
-}
+func startCluster(t *testing.T) *cluster { return &cluster{natstest.Start(t, 3)} }
 
 // connect connects to the cluster as orderlane does with ORDERLANE_NATS_URL.
 func (c *cluster) connect(t *testing.T) *nats.Conn {
 	t.Helper()
-	nc, err := js.Connect(js.ClientConfig{URL: strings.Join(c.urls, ","), Name: t.Name()})
+	nc, err := js.Connect(js.ClientConfig{URL: c.URL(), Name: t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +143,7 @@ func TestClusterNodeLossLosesNothingAcknowledged(t *testing.T) {
 		if err == nil && info.CachedInfo().Cluster != nil {
 			leader = info.CachedInfo().Cluster.Leader
 		}
-		for _, s := range c.nodes {
+		for _, s := range c.Nodes {
 			if s.Name() == leader || leader == "" {
 				s.Shutdown()
 				killed <- s.Name()
