@@ -2,18 +2,14 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/internal/pgtest"
 	"github.com/orderlane/orderlane/server"
 	"github.com/orderlane/orderlane/simulate"
 )
@@ -23,40 +19,16 @@ import (
 // at start), and every order ends in its right state.
 func TestSimulatedSaleOnPostgres(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv("ORDERLANE_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("PostgreSQL tests need ORDERLANE_TEST_DATABASE_URL")
-	}
+	db := pgtest.New(t, "orderlane_server")
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "orderlane_server_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	}()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	admin := db.Connect(t)
+	schema := db.Name
 
 	cfg := config.Config{
 		HTTPAddr: "127.0.0.1:0",
 		DataDir:  t.TempDir(),
 		APIToken: "test-token",
-		Database: config.Database{URL: u.String()},
+		Database: config.Database{URL: db.URL},
 		Shopee:   config.Shopee{PushKey: "k1", CallbackURL: "https://seller.example/webhooks/shopee"},
 		Lazada:   config.Lazada{AppKey: "123456", AppSecret: "s2"},
 		TikTok:   config.TikTok{AppKey: "29a39d", AppSecret: "s3"},
