@@ -165,6 +165,10 @@ func owner(members []string, sub string, p int) string {
 
 // owned is a partition this worker holds.
 type owned struct {
+	// mu serialises what stops or restarts the partition's subscription
+	// (release, drop, restart after a delivery gap), so a restarted
+	// consumer never runs after the lease was given up.
+	mu        sync.Mutex
 	sub       *subscription
 	rev       uint64    // lease revision held
 	renewedAt time.Time // when the last successful renewal was sent
@@ -185,8 +189,8 @@ type partitioned struct {
 	stop chan struct{}
 	done chan struct{}
 	// handovers counts partitions taken over from or given to another
-	// worker, for stats and tests.
-	handovers int
+	// worker, restarts the restarts after a delivery gap.
+	handovers, restarts int
 }
 
 // Subscribe starts a durable subscription: on one worker, or shared by all
@@ -328,11 +332,7 @@ func (p *partitioned) claim(ctx context.Context, part int) error {
 	if err != nil {
 		return fmt.Errorf("claim %s: %w", key, err)
 	}
-	cfg := p.cfg
-	if n := p.bus.cfg.Partitions; n > 1 {
-		cfg.MaxPending = max(cfg.MaxPending/n, 64)
-	}
-	s, err := p.bus.subscribe(ctx, cfg, p.h, part)
+	s, err := p.bus.subscribe(ctx, p.partCfg(), p.h, part, p.onGap(part))
 	if err != nil {
 		_ = p.kv.Delete(context.Background(), key, jetstream.LastRevision(rev))
 		return err
@@ -349,6 +349,62 @@ func (p *partitioned) claim(ctx context.Context, part int) error {
 	p.mu.Unlock()
 	p.log.Info("partition claimed", "partition", part)
 	return nil
+}
+
+// partCfg is the configuration of one partition's subscription: the
+// memory bound is shared by the partitions.
+func (p *partitioned) partCfg() bus.SubscriptionConfig {
+	cfg := p.cfg
+	if n := p.bus.cfg.Partitions; n > 1 {
+		cfg.MaxPending = max(cfg.MaxPending/n, 64)
+	}
+	return cfg
+}
+
+// onGap returns partition part's gap callback: stop the subscription and
+// start it again, which resets the consumer to its ack floor, while the
+// lease is still held.
+func (p *partitioned) onGap(part int) func(*subscription) {
+	return func(old *subscription) {
+		p.mu.Lock()
+		o := p.owned[part]
+		p.mu.Unlock()
+		if o == nil {
+			return
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		p.mu.Lock()
+		current := p.owned[part] == o && o.sub == old && !p.closed
+		p.mu.Unlock()
+		if !current {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.bus.cfg.LeaseTTL/4)
+		_ = old.Stop(ctx)
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), p.bus.cfg.LeaseTTL/2)
+		s, err := p.bus.subscribe(ctx, p.partCfg(), p.h, part, p.onGap(part))
+		cancel()
+		p.mu.Lock()
+		if err != nil || p.owned[part] != o || p.closed {
+			// Give the partition up; the next round claims it again.
+			if p.owned[part] == o {
+				delete(p.owned, part)
+			}
+			p.mu.Unlock()
+			if s != nil {
+				_ = s.Stop(context.Background())
+			}
+			_ = p.kv.Delete(context.Background(), p.leaseKey(part), jetstream.LastRevision(o.rev))
+			p.log.Warn("partition restart after a delivery gap failed; released", "partition", part, "err", err)
+			return
+		}
+		o.sub = s
+		p.restarts++
+		p.mu.Unlock()
+		p.log.Info("partition restarted from its ack floor after a delivery gap", "partition", part)
+	}
 }
 
 // renew extends a held lease. A lease another worker overwrote, or one not
@@ -401,6 +457,8 @@ func (p *partitioned) drop(part int, o *owned, why string) {
 	}
 	delete(p.owned, part)
 	p.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = o.sub.Stop(ctx)
@@ -418,6 +476,8 @@ func (p *partitioned) release(ctx context.Context, part int, o *owned, why strin
 	delete(p.owned, part)
 	p.handovers++
 	p.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	sctx, cancel := context.WithTimeout(ctx, p.bus.cfg.LeaseTTL/4)
 	_ = o.sub.Stop(sctx)
 	cancel()
@@ -450,6 +510,8 @@ func (p *partitioned) Stop(ctx context.Context) error {
 	var emu sync.Mutex
 	for part, o := range parts {
 		wg.Go(func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
 			err := o.sub.Stop(ctx)
 			if err == nil {
 				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -27,7 +27,11 @@ const blockPoll = time.Second
 // In strict mode (HoldOnDeadLetter) the groups of the subscription's
 // unresolved dead letters are read from the dead-letter stream first, so
 // they stay held across restarts.
-func (b *Bus) subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler, partition int) (*subscription, error) {
+//
+// onGap, if not nil, is called (on its own goroutine) when a delivery was
+// lost in transit: the subscription has stopped queueing and must be
+// stopped and started again (see gap).
+func (b *Bus) subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.Handler, partition int, onGap func(*subscription)) (*subscription, error) {
 	durable, filter := b.consumerOf(cfg, partition)
 	dls, err := b.deadLetterStream(ctx)
 	if err != nil {
@@ -63,6 +67,9 @@ func (b *Bus) subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 		stop:      make(chan struct{}),
 		hctx:      hctx,
 		cancel:    cancel,
+	}
+	if onGap != nil {
+		s.onGap = func() { onGap(s) }
 	}
 	if cfg.HoldOnDeadLetter {
 		if err := s.loadBlocks(ctx); err != nil {
@@ -156,13 +163,19 @@ func (g *group) runnable() bool {
 
 type subscription struct {
 	partition int
-	bus       *Bus
-	cfg       bus.SubscriptionConfig
-	cons      jetstream.Consumer
-	cc        jetstream.ConsumeContext
-	dlStream  jetstream.Stream
-	handler   bus.Handler
-	log       *slog.Logger
+	// lastCSeq is the highest consumer sequence received (receive's
+	// goroutine only); gapped is set once one was skipped; onGap restarts
+	// the subscription (see gap).
+	lastCSeq uint64
+	gapped   atomic.Bool
+	onGap    func()
+	bus      *Bus
+	cfg      bus.SubscriptionConfig
+	cons     jetstream.Consumer
+	cc       jetstream.ConsumeContext
+	dlStream jetstream.Stream
+	handler  bus.Handler
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -208,6 +221,9 @@ func (s *subscription) receive(m jetstream.Msg) {
 	if err != nil {
 		s.log.Error("message without metadata", "err", err)
 		return
+	}
+	if s.gap(meta.Sequence.Consumer) {
+		return // left unacknowledged: the reset hands it over again, in order
 	}
 	if meta.NumDelivered > 1 {
 		s.redeliveries.Add(1)
@@ -274,6 +290,32 @@ func (s *subscription) receive(m jetstream.Msg) {
 	if schedule {
 		s.ready <- g
 	}
+}
+
+// gap reports whether delivery number cseq (the consumer's sequence) comes
+// after a delivery that never arrived, or after such a gap was seen. A
+// delivery lost in transit (a consumer leader lost mid-send, a slow
+// consumer's dropped messages) would otherwise come back only after its
+// ack wait, behind later messages of its group. On the first gap the
+// subscription stops queueing and asks to be restarted: the restart resets
+// the consumer to its ack floor, so the lost message and everything after
+// it come again in stream order. Numbers that go back (a new consumer
+// leader sending again what its predecessor sent) are not gaps.
+func (s *subscription) gap(cseq uint64) bool {
+	if s.gapped.Load() {
+		return true
+	}
+	last := s.lastCSeq
+	s.lastCSeq = max(last, cseq)
+	if last == 0 || cseq <= last+1 {
+		return false
+	}
+	s.gapped.Store(true)
+	s.log.Warn("delivery gap: a delivery was lost in transit; restarting from the ack floor", "after", last, "got", cseq)
+	if s.onGap != nil {
+		go s.onGap()
+	}
+	return true
 }
 
 // holds reports whether seq is a message dead-lettered with the group held.
