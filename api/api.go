@@ -39,6 +39,9 @@ type Config struct {
 	// Subscriptions returns the state of the running subscriptions for
 	// GET /api/v1/subscriptions (admin); nil serves 404.
 	Subscriptions func(ctx context.Context) []bus.Stats
+	// Shops serves the shop connection routes (see shops.go); nil serves
+	// 404.
+	Shops Shops
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -87,6 +90,7 @@ func New(cfg Config, repo order.Repository) (*API, error) {
 	if cfg.Subscriptions != nil {
 		a.mux.Handle("GET /api/v1/subscriptions", a.auth(scopeAdmin, a.listSubscriptions))
 	}
+	a.routeShops()
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound, "no API endpoint at "+r.Method+" "+r.URL.Path)
 	})

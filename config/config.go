@@ -102,6 +102,9 @@ type Config struct {
 	// Cluster: roles, partitions and worker identity for a deployment of
 	// several processes (see cluster.go).
 	Cluster Cluster `yaml:"cluster"`
+	// MarketplaceAPI: token key, API hosts and limits, token refresh and
+	// reconciliation for connected shops (see marketplaceapi.go).
+	MarketplaceAPI MarketplaceAPI `yaml:"marketplace_api"`
 
 	// HTTP, Throttle, TLS, TrustedProxies and Allow are the HTTP
 	// server's hardening: see security.go and docs/security.md.
@@ -240,6 +243,7 @@ func (c Config) WithDefaults() Config {
 	c.Database = c.Database.withDefaults()
 	c.NATS = c.NATS.withDefaults()
 	c.Cluster = c.Cluster.withDefaults()
+	c.MarketplaceAPI = c.MarketplaceAPI.withDefaults()
 	return c.securityDefaults()
 }
 
@@ -269,6 +273,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Cluster.validate(); err != nil {
+		return err
+	}
+	if err := c.MarketplaceAPI.validate(); err != nil {
 		return err
 	}
 	if c.MaxEventAge < 0 {
@@ -425,7 +432,7 @@ type envVar struct {
 // LoadEnv overrides c with the ORDERLANE_* variables that lookup finds
 // (os.LookupEnv in main).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	for _, v := range append(append(append(c.env(), c.securityEnv()...), c.Database.env()...), append(c.NATS.env(), c.Cluster.env()...)...) {
+	for _, v := range append(append(append(c.env(), c.securityEnv()...), c.Database.env()...), append(append(c.NATS.env(), c.Cluster.env()...), c.MarketplaceAPI.env()...)...) {
 		s, ok := lookup(v.name)
 		if !ok {
 			continue

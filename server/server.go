@@ -63,7 +63,8 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	draining atomic.Bool
-	sec      security // see security.go
+	sec      security  // see security.go
+	shopSide shopParts // connected shops: see shops.go
 	// Token is the API token in force.
 	Token string
 }
@@ -167,6 +168,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		}
 		s.subs = append(s.subs, running)
 	}
+	if err := s.startShops(ctx); err != nil {
+		return nil, err
+	}
 	if s.syncer() != nil {
 		// What start-up created (stream, consumer and bucket metadata,
 		// written without fsync) must be durable before the first
@@ -196,6 +200,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		// Admin: the dead-letter queue and the subscriptions' state.
 		DeadLetters:   s.bus,
 		Subscriptions: s.subscriptionStats,
+		Shops:         s.shopsAPI(),
 	}, s.store)
 	if err != nil {
 		return nil, err
@@ -332,6 +337,7 @@ func (s *Server) close(ctx context.Context) error {
 		errs = append(errs, s.listener.Close())
 	}
 	errs = append(errs, s.closeRedirect(ctx))
+	s.stopShops()
 	for _, sub := range s.subs {
 		errs = append(errs, sub.Stop(ctx))
 	}
