@@ -26,11 +26,12 @@ var ErrShopExpired = errors.New("shop authorisation expired")
 // marketplace.ErrAuth. Other refresh failures (rate limit, outage) are
 // returned as they are and change nothing.
 //
-// Token does not coordinate concurrent callers: two tasks refreshing one
-// shop at once both spend the refresh token, and a marketplace with
-// single-use refresh tokens (Shopee) refuses the second. Callers that may
-// race (a handler with many groups in flight) put it behind a
-// singleflight per shop, as Enricher does.
+// Refresh tokens are single-use (Shopee, and the sandbox for all three):
+// when two tasks refresh one shop at once, the marketplace refuses the
+// second. Token then takes the token the first one stored rather than
+// expiring the shop. Callers that race often (a handler with many groups
+// in flight) also put it behind a singleflight per shop, as Enricher
+// does, to spend one refresh rather than two.
 func Token(ctx context.Context, client marketplace.Client, shops shop.Store, conn shop.Connection, now time.Time) (marketplace.Shop, error) {
 	if now.Before(conn.Token.AccessExpiresAt) {
 		return conn.Shop, nil
@@ -47,6 +48,12 @@ func refresh(ctx context.Context, client marketplace.Client, shops shop.Store, c
 	tok, err := client.Refresh(ctx, conn.Shop)
 	switch {
 	case errors.Is(err, marketplace.ErrAuth):
+		// Refresh tokens are single-use: another task may have spent this
+		// one a moment ago. Its stored result is then the answer.
+		if cur, gerr := shops.Get(ctx, conn.Platform, conn.ShopID); gerr == nil && cur.State == shop.Connected &&
+			cur.Token.RefreshToken != conn.Token.RefreshToken && now.Before(cur.Token.AccessExpiresAt) {
+			return cur.Shop, nil
+		}
 		return marketplace.Shop{}, expire(ctx, shops, conn, "token refresh refused: "+err.Error())
 	case err != nil:
 		return marketplace.Shop{}, fmt.Errorf("enrich: refresh token of %s shop %s: %w", conn.Platform, conn.ShopID, err)
