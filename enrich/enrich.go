@@ -45,6 +45,11 @@ const (
 // error is retryable: the subscription tries again with backoff.
 var ErrNotVisibleYet = errors.New("order not returned by the marketplace API yet")
 
+// OrderGetter reads a stored order (order.Repository has it).
+type OrderGetter interface {
+	Get(ctx context.Context, k order.Key) (order.Order, error)
+}
+
 // Config configures an Enricher. Clients, Shops and Details are required.
 type Config struct {
 	// Clients are the API clients by platform. A platform without a
@@ -55,6 +60,12 @@ type Config struct {
 	Shops shop.Store
 	// Details stores the fetched details.
 	Details order.DetailRepository
+	// Orders, if set, lets Handle skip the fetch for a status event that
+	// tells nothing new: the stored detail already has the event's raw
+	// status at the event's update time or later (a push delivered twice
+	// under different keys, or reconciliation finding a state again after
+	// the topic's dedup window). Nil always fetches.
+	Orders OrderGetter
 	// Cache is the order detail cache, keyed "platform:shop:order". Nil
 	// builds one from CacheConfig (Close closes only a cache it built).
 	Cache *cache.Cache[order.Detail]
@@ -152,7 +163,7 @@ func New(cfg Config) (*Enricher, error) {
 		cfg: cfg, log: cfg.Logger, cache: cfg.Cache,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderlane_enrich_events_total",
-			Help: "Order events handled by the enrichment, by platform and outcome (enriched, stale, no_client, not_connected, not_visible, shop_expired, failed).",
+			Help: "Order events handled by the enrichment, by platform and outcome (enriched, stale, current, no_client, not_connected, not_visible, shop_expired, failed).",
 		}, []string{"platform", "outcome"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderlane_enrich_fetches_total",
@@ -251,11 +262,14 @@ func (e *Enricher) enrich(ctx context.Context, ev *order.Event) (string, error) 
 	case conn.State != shop.Connected:
 		return "not_connected", nil
 	}
+	k := order.Key{Platform: p, ShopID: ev.ShopID, OrderID: ev.OrderID}
+	if e.current(ctx, k, ev) {
+		return "current", nil
+	}
 	sh, err := e.token(ctx, client, conn, false)
 	if err != nil {
 		return e.apiFailure(ctx, ev, err)
 	}
-	k := order.Key{Platform: p, ShopID: ev.ShopID, OrderID: ev.OrderID}
 	detail, err := e.fetch(ctx, client, sh, k)
 	if errors.Is(err, marketplace.ErrAuth) {
 		// The token was refused before it expired (revoked, or replaced
@@ -276,6 +290,21 @@ func (e *Enricher) enrich(ctx context.Context, ev *order.Event) (string, error) 
 		return "stale", nil
 	}
 	return "enriched", nil
+}
+
+// current reports whether the stored detail of k already shows what the
+// status event ev says (see Config.Orders). Only status events qualify: a
+// tracking or package push may change the order without moving its update
+// time. A store error answers false (fetch).
+func (e *Enricher) current(ctx context.Context, k order.Key, ev *order.Event) bool {
+	if e.cfg.Orders == nil || ev.Kind != order.KindStatus || ev.UpdateTime.IsZero() || ev.PlatformStatus == "" {
+		return false
+	}
+	o, err := e.cfg.Orders.Get(ctx, k)
+	if err != nil || o.Detail == nil {
+		return false
+	}
+	return o.Detail.Status == ev.PlatformStatus && !o.Detail.UpdateTime.Before(ev.UpdateTime)
 }
 
 // fetch drops k's cached detail and loads it again through the cache.

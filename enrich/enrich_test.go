@@ -396,3 +396,38 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 	}
 	return sum
 }
+
+// TestStatusAlreadyStoredSkipsFetch: with Orders set, a status event whose
+// state the stored detail already shows (found again under another key)
+// costs no API call; a newer state still fetches.
+func TestStatusAlreadyStoredSkipsFetch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	en, err := enrich.New(enrich.Config{Clients: f.clients, Shops: f.shops, Details: f.store, Orders: f.store, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer en.Close()
+	sh := f.shopeeShop(t, shop.Connected)
+	k := f.putShopee(sh, "250601CUR")
+	ev := f.statusEvent(t, k)
+	if err := en.Handle(ctx, f.delivery(t, ev)); err != nil {
+		t.Fatal(err)
+	}
+	ev.Key, ev.PushType = "reconcile:again", "reconcile"
+	if err := en.Handle(ctx, f.delivery(t, ev)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 1 {
+		t.Fatalf("%d detail calls, want 1 (the second event said nothing new)", n)
+	}
+	f.clock.Advance(time.Minute)
+	f.sale.Update(k, func(o *sandbox.Order) { o.Status, o.UpdateTime = "SHIPPED", f.clock.Now().Truncate(time.Second) })
+	if err := en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 2 {
+		t.Fatalf("%d detail calls, want 2 (a newer status fetches)", n)
+	}
+}
