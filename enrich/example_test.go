@@ -15,8 +15,10 @@ import (
 // with retries generous enough for an order the API lists late.
 func Example() {
 	var (
-		ctx     context.Context
-		b       interface{ Subscribe(context.Context, bus.SubscriptionConfig, bus.Handler) (bus.Subscription, error) }
+		ctx context.Context
+		b   interface {
+			Subscribe(context.Context, bus.SubscriptionConfig, bus.Handler) (bus.Subscription, error)
+		}
 		clients map[order.Platform]marketplace.Client // only the platforms with API credentials
 		shops   shop.Store
 		repo    interface {
@@ -29,7 +31,7 @@ func Example() {
 	}
 	en, err := enrich.New(enrich.Config{Clients: clients, Shops: shops, Details: repo, Orders: repo})
 	if err != nil {
-		panic(err)
+		return
 	}
 	defer en.Close()
 	_, _ = b.Subscribe(ctx, bus.SubscriptionConfig{
