@@ -340,7 +340,14 @@ func TestShopeeLostPushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A publish failure leaves the queue unconfirmed.
+	f.pub.setFail(func(bus.Message) bool { return true })
 	rep, err := f.rec.Once(ctx)
+	if err == nil || rep.LostErr == nil || rep.LostConfirmed != 0 {
+		t.Fatalf("failing publish: %v, confirmed %d", err, rep.LostConfirmed)
+	}
+	f.pub.setFail(nil)
+	rep, err = f.rec.Once(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
