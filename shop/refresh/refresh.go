@@ -220,20 +220,20 @@ func (r *Refresher) refresh(ctx context.Context, client marketplace.Client, c sh
 	if ctx.Err() != nil {
 		return OutcomeFailed, c.State
 	}
+	// fn runs in the store's writer and may outlive Update when ctx ends:
+	// it only reads what is fixed before the call and edits its argument.
 	refused := errors.Is(err, marketplace.ErrAuth)
-	after := c.State
-	_, uerr := r.cfg.Store.Update(ctx, c.Platform, c.ShopID, func(s *shop.Connection) error {
+	msg := "token refresh: " + err.Error()
+	after, uerr := r.cfg.Store.Update(ctx, c.Platform, c.ShopID, func(s *shop.Connection) error {
 		if s.Token.RefreshToken != used {
 			// Another process refreshed the shop meanwhile: the refusal
 			// was of the token it replaced.
-			refused = false
 			return errSuperseded
 		}
-		s.LastError = "token refresh: " + err.Error()
+		s.LastError = msg
 		if refused {
 			s.State = shop.Expired
 		}
-		after = s.State
 		return nil
 	})
 	switch {
@@ -241,13 +241,14 @@ func (r *Refresher) refresh(ctx context.Context, client marketplace.Client, c sh
 		return OutcomeFailed, shop.Connected
 	case uerr != nil:
 		log.Error("token refresh: record the failure", "err", uerr)
+		after.State = c.State
 	}
 	if refused {
 		log.Warn("token refresh refused: the shop must be authorised again", "err", err)
-		return OutcomeExpired, after
+		return OutcomeExpired, after.State
 	}
 	log.Warn("token refresh failed; retried next round", "err", err)
-	return OutcomeFailed, after
+	return OutcomeFailed, after.State
 }
 
 var errSuperseded = errors.New("refresh: token superseded")
