@@ -448,20 +448,31 @@ func (e *engine) policy(p order.Platform) Policy {
 	return DefaultPolicy(p)
 }
 
-// launch starts an attempt of d behind the order's previous attempt.
+// launch starts an attempt of d behind the order's previous attempt. It
+// first takes one of the Concurrency slots, collecting results while it
+// waits, so at most Concurrency attempt goroutines exist. An earlier
+// attempt of the order holds a slot already and signals done before it
+// reports, so a chain never waits on a slot or on this loop.
 func (e *engine) launch(d *delivery) {
+	for acquired := false; !acquired; {
+		select {
+		case e.sem <- struct{}{}:
+			acquired = true
+		case r := <-e.results:
+			e.collect(r)
+		}
+	}
 	prev := e.chains[d.key]
 	done := make(chan struct{})
 	e.chains[d.key] = done
 	e.inflight++
 	go func() {
-		defer close(done)
 		if prev != nil {
 			<-prev
 		}
-		e.sem <- struct{}{}
 		at := e.clock.Now()
 		ok := e.attempt(d)
+		close(done)
 		<-e.sem
 		e.results <- result{d: d, done: done, at: at, ok: ok}
 	}()
