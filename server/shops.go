@@ -11,11 +11,13 @@ import (
 	"github.com/orderlane/orderlane/api"
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/config"
+	"github.com/orderlane/orderlane/enrich"
 	"github.com/orderlane/orderlane/marketplace"
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
+	"github.com/orderlane/orderlane/reconcile"
 	"github.com/orderlane/orderlane/shop"
 	"github.com/orderlane/orderlane/shop/connect"
 	"github.com/orderlane/orderlane/shop/refresh"
@@ -32,6 +34,8 @@ type shopParts struct {
 	store     shop.Store
 	flow      *connect.Flow
 	refresher *refresh.Refresher
+	// stopReconcile ends the reconciliation loop and waits for it.
+	stopReconcile func()
 }
 
 // Shops returns the shop store (tokens sealed with ORDERLANE_TOKEN_KEY),
@@ -45,9 +49,10 @@ func (s *Server) Clients() map[order.Platform]marketplace.Client { return s.shop
 // startShops builds what connected shops need when a marketplace API is
 // enabled (config.Config.APIEnabled): the clients, the shop store on the
 // order store's database, the connect flow (served by the API), and, with
-// the worker role, the token refresher and the "shops" subscription that
-// applies authorisation pushes. It runs after the store is open and
-// before the API is built.
+// the worker role, the token refresher, the "shops" subscription that
+// applies authorisation pushes, the "enrich" subscription that fetches
+// each order's detail, and the reconciliation loop (when its interval is
+// not 0). It runs after the store is open and before the API is built.
 func (s *Server) startShops(ctx context.Context) error {
 	enabled := s.cfg.APIEnabled()
 	var names []string
@@ -129,6 +134,84 @@ func (s *Server) startShops(ctx context.Context) error {
 		return err
 	}
 	s.subs = append(s.subs, sub)
+	if err := s.startEnrich(ctx); err != nil {
+		return err
+	}
+	return s.startReconcile()
+}
+
+// startEnrich subscribes the enrichment to order events. Its retries are
+// generous: an order the marketplace's API lists late ("not found yet")
+// is tried again with backoff for up to an hour before it is
+// dead-lettered.
+func (s *Server) startEnrich(ctx context.Context) error {
+	details, ok := s.store.(interface {
+		order.DetailRepository
+		enrich.OrderGetter
+	})
+	if !ok {
+		return fmt.Errorf("server: the order store %T keeps no order details", s.store)
+	}
+	en, err := enrich.New(enrich.Config{
+		Clients: s.shopSide.clients, Shops: s.shopSide.store, Details: details, Orders: details,
+		CacheConfig: s.CacheConfig("order_detail"), Logger: s.log, Registerer: s.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	sub, err := s.bus.Subscribe(ctx, bus.SubscriptionConfig{
+		Name: enrich.Name, Filter: enrich.Filter, Concurrency: s.cfg.Workers,
+		MaxAttempts: max(s.cfg.MaxAttempts, 20), BackoffMax: time.Minute, MaxAge: max(s.cfg.MaxEventAge, time.Hour),
+		HoldOnDeadLetter: s.hold[enrich.Name],
+	}, en.Handle)
+	if err != nil {
+		en.Close()
+		return err
+	}
+	s.subs = append(s.subs, closing{sub, en.Close})
+	return nil
+}
+
+// closing is a subscription that releases what its handler holds once it
+// has stopped.
+type closing struct {
+	bus.Subscription
+	close func()
+}
+
+// Stop stops the subscription, then releases.
+func (c closing) Stop(ctx context.Context) error {
+	err := c.Subscription.Stop(ctx)
+	c.close()
+	return err
+}
+
+// startReconcile runs the reconciliation loop unless its interval is 0.
+func (s *Server) startReconcile() error {
+	m := s.cfg.MarketplaceAPI
+	every, err := m.ReconcileInterval()
+	if err != nil || every == 0 {
+		if every == 0 && err == nil {
+			s.log.Info("reconciliation off (ORDERLANE_RECONCILE_INTERVAL=0)")
+		}
+		return err
+	}
+	r, err := reconcile.New(reconcile.Config{
+		Clients: s.shopSide.clients, Shops: s.shopSide.store, Publisher: s.bus,
+		Interval: every, Margin: m.ReconcileMargin, Concurrency: m.ReconcileConcurrency,
+		Logger: s.log, Registerer: s.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx) // logs its own failures; returns when ctx ends
+	}()
+	s.shopSide.stopReconcile = func() { cancel(); <-done }
+	s.log.Info("reconciliation on", "interval", every, "margin", m.ReconcileMargin)
 	return nil
 }
 
@@ -151,10 +234,13 @@ func (s *Server) shopsAPI() api.Shops {
 	return s.shopSide.flow
 }
 
-// stopShops stops the token refresher.
+// stopShops stops the token refresher and the reconciliation loop.
 func (s *Server) stopShops() {
 	if s.shopSide.refresher != nil {
 		s.shopSide.refresher.Stop()
+	}
+	if s.shopSide.stopReconcile != nil {
+		s.shopSide.stopReconcile()
 	}
 }
 

@@ -51,7 +51,7 @@ type shopsRig struct {
 	shops map[order.Platform][]string
 }
 
-func newShopsRig(t *testing.T) *shopsRig {
+func newShopsRig(t *testing.T, mods ...func(*config.Config)) *shopsRig {
 	t.Helper()
 	sale := sandbox.NewSale(nil)
 	sale.SetApp(order.Shopee, sandbox.App{Key: shopPartnerID, Secret: shopPartnerKey, PushKey: shopPushKey})
@@ -91,6 +91,9 @@ func newShopsRig(t *testing.T) *shopsRig {
 			RefreshEvery: 50 * time.Millisecond,
 		},
 	}.WithDefaults()
+	for _, m := range mods {
+		m(&r.cfg)
+	}
 	if err := r.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -482,3 +485,52 @@ func waitShop(t *testing.T, st shop.Store, p order.Platform, id string, ok func(
 }
 
 var testLogOut io.Writer = io.Discard
+
+// TestEnrichAndReconcileWired: with a connected shop, a status push's
+// order gets its detail from the marketplace's API (the "enrich"
+// subscription), and an order no push told about is found by
+// reconciliation.
+func TestEnrichAndReconcileWired(t *testing.T) {
+	t.Parallel()
+	r := newShopsRig(t, func(c *config.Config) { c.MarketplaceAPI.Reconcile = "1s" })
+	ctx := context.Background()
+	id := r.shops[order.Shopee][0]
+	tok := r.sale.IssueToken(order.Shopee, id)
+	if err := r.srv.Shops().Put(ctx, shop.Connection{Shop: marketplace.Shop{Platform: order.Shopee, ShopID: id, Region: "SG", Token: tok},
+		State: shop.Connected, ConnectedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Minute).Truncate(time.Second)
+	unit := sandbox.Unit{LineID: "1", ItemID: "100", SKU: "SKU-1", Name: "Mug", UnitPrice: "12.50", PaidPrice: "12.50"}
+	for _, sn := range []string{"2511260001ABCD", "2511260002ABCD"} {
+		r.sale.Put(sandbox.Order{Platform: order.Shopee, ShopID: id, OrderID: sn, Status: "READY_TO_SHIP", CreateTime: now, UpdateTime: now,
+			Currency: "SGD", ShippingFee: "2.00", Units: []sandbox.Unit{unit, unit}, VisibleAt: now})
+	}
+	body := fmt.Sprintf(`{"msg_id":"m-1","shop_id":%s,"code":3,"timestamp":%d,"data":{"ordersn":"2511260001ABCD","status":"READY_TO_SHIP","update_time":%d}}`,
+		id, now.Unix(), now.Unix())
+	r.push(t, "/webhooks/shopee", "Authorization", shopee.SignPush(shopCallback, []byte(shopPushKey), []byte(body)), body)
+	for _, sn := range []string{"2511260001ABCD", "2511260002ABCD"} { // pushed, and found by reconciliation
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			status, b := r.do(t, http.MethodGet, "/api/v1/orders/shopee/"+id+"/"+sn, true)
+			var o struct {
+				Detail *struct {
+					Items []struct {
+						SKU      string `json:"sku"`
+						Quantity int    `json:"quantity"`
+					} `json:"items"`
+				} `json:"detail"`
+			}
+			if status == http.StatusOK && json.Unmarshal(b, &o) == nil && o.Detail != nil {
+				if len(o.Detail.Items) != 1 || o.Detail.Items[0].SKU != "SKU-1" || o.Detail.Items[0].Quantity != 2 {
+					t.Fatalf("%s detail: %s", sn, b)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never got its detail: %d %s", sn, status, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
