@@ -62,9 +62,9 @@ func newRig(t *testing.T) *rig {
 	for _, p := range order.Platforms {
 		r.sale.SetApp(p, sandbox.TestApp(p))
 	}
-	r.shopee = shopeesim.New(r.sale, shopeesim.Config{CallbackURL: callbackURL})
-	r.lazada = lazadasim.New(r.sale, lazadasim.Config{})
-	r.tiktok = tiktoksim.New(r.sale, tiktoksim.Config{RatePerSecond: -1})
+	r.shopee = shopeesim.New(r.sale, shopeesim.Config{CallbackURL: callbackURL, Clock: r.clock.Now})
+	r.lazada = lazadasim.New(r.sale, lazadasim.Config{Clock: r.clock.Now})
+	r.tiktok = tiktoksim.New(r.sale, tiktoksim.Config{RatePerSecond: -1, Clock: r.clock.Now})
 	serve := func(p order.Platform, h http.Handler) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			n, _ := r.calls.LoadOrStore(string(p)+req.URL.Path, new(atomic.Int64))

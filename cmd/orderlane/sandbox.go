@@ -109,14 +109,12 @@ func playSandbox(ctx context.Context, f sandboxFlags, stdout, stderr io.Writer) 
 	script := sandbox.Generate(sale, sandbox.Spec{Orders: f.orders, ShopsPerPlatform: f.shops}, rand.New(rand.NewPCG(f.seed, 0x73616c65)))
 
 	webhook := func(p order.Platform) string { return strings.TrimRight(f.target, "/") + "/webhooks/" + string(p) }
-	// The fakes check request timestamps against the sale's clock, which
-	// runs time-factor times faster than the clients' wall clocks: widen
-	// their windows by what the clock gains in a day.
-	skew := time.Duration(min((f.timeFactor-1)*float64(24*time.Hour), float64(10*365*24*time.Hour)))
+	// The fakes check request timestamps against the real clock, as the
+	// marketplaces do; only their data follows the (faster) sale clock.
 	markets := map[order.Platform]sandbox.Marketplace{
-		order.Shopee: shopeesim.New(sale, shopeesim.Config{CallbackURL: webhook(order.Shopee), TimestampWindow: skew}),
-		order.Lazada: lazadasim.New(sale, lazadasim.Config{MaxSkew: skew}),
-		order.TikTok: tiktoksim.New(sale, tiktoksim.Config{MaxSkew: skew}),
+		order.Shopee: shopeesim.New(sale, shopeesim.Config{CallbackURL: webhook(order.Shopee)}),
+		order.Lazada: lazadasim.New(sale, lazadasim.Config{}),
+		order.TikTok: tiktoksim.New(sale, tiktoksim.Config{}),
 	}
 	mux := http.NewServeMux()
 	for p, m := range markets {

@@ -27,7 +27,7 @@ func ExampleClient() {
 			{LineID: "1", SKU: "MUG", Name: "Mug", UnitPrice: "12", PaidPrice: "10"},
 			{LineID: "2", SKU: "MUG", Name: "Mug", UnitPrice: "12", PaidPrice: "10"},
 		}})
-	srv := httptest.NewServer(lazadasim.New(sale, lazadasim.Config{}).Handler())
+	srv := httptest.NewServer(lazadasim.New(sale, lazadasim.Config{Clock: func() time.Time { return now }}).Handler())
 	defer srv.Close()
 
 	client, err := lazada.NewClient(lazada.ClientConfig{AppKey: "123456", AppSecret: "app-secret",

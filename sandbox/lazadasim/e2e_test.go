@@ -106,6 +106,9 @@ func setup(t *testing.T, simCfg lazadasim.Config, edit func(*lazada.ClientConfig
 	b.sale = sandbox.NewSale(b.clock.Now)
 	b.sale.SetApp(order.Lazada, sandbox.App{Key: appKey, Secret: appSecret})
 	b.sale.AddShop(sandbox.Shop{Platform: order.Lazada, ShopID: shopID, Region: "sg"})
+	if simCfg.Clock == nil {
+		simCfg.Clock = b.clock.Now // the test's clock stands for real time too
+	}
 	b.sim = lazadasim.New(b.sale, simCfg)
 	b.rec = &recorder{next: b.sim.Handler(), paths: map[string]int{}}
 	srv := httptest.NewServer(b.rec)

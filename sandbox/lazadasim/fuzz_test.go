@@ -29,7 +29,7 @@ func FuzzHandler(f *testing.F) {
 	sale.AddShop(sandbox.Shop{Platform: order.Lazada, ShopID: shopID, Region: "sg"})
 	sale.Put(sampleOrder("5001", 3, t0))
 	tok := sale.IssueToken(order.Lazada, shopID)
-	h := lazadasim.New(sale, lazadasim.Config{}).Handler()
+	h := lazadasim.New(sale, lazadasim.Config{Clock: func() time.Time { return t0 }}).Handler()
 	f.Fuzz(func(t *testing.T, path, rawQuery string, sign bool) {
 		q, err := url.ParseQuery(rawQuery)
 		if err != nil {

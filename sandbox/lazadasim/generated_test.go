@@ -48,7 +48,7 @@ func TestGeneratedSale(t *testing.T) {
 	sale := sandbox.NewSale(clk.Now)
 	script := sandbox.Generate(sale, sandbox.Spec{Orders: 80, Platforms: []order.Platform{order.Lazada},
 		Start: clk.Now().Add(-72 * time.Hour)}, rand.New(rand.NewPCG(3, 4)))
-	sim := lazadasim.New(sale, lazadasim.Config{})
+	sim := lazadasim.New(sale, lazadasim.Config{Clock: clk.Now})
 	app := sandbox.TestApp(order.Lazada)
 	v := lazada.NewVerifier(app.Key, []byte(app.Secret))
 	pushes := 0

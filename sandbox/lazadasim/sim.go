@@ -6,7 +6,7 @@
 // Every request is checked like Lazada's gateway: app_key, sign_method
 // sha256, the sign (UPPERCASE hex HMAC-SHA256 of the API path and the
 // sorted parameters, recomputed with the app secret and compared in
-// constant time), a timestamp within 7200 s of the sale's clock, and for
+// constant time), a timestamp within 7200 s of the real clock, and for
 // shop APIs a valid access_token. Failures are Lazada's envelope with HTTP
 // 200: {"code":"IncompleteSignature","type":"ISV","message":...,
 // "request_id":...}. An order before its VisibleAt is unknown to the API
@@ -43,9 +43,13 @@ type Config struct {
 	// Lazada's ApiCallLimit error. A RatePerSecond of 0 is unlimited.
 	RatePerSecond float64
 	Burst         int
-	// MaxSkew is how far a request's timestamp may be from the sale's
-	// clock. Defaults to Lazada's 7200 s.
+	// MaxSkew is how far a request's timestamp may be from Clock.
+	// Defaults to Lazada's 7200 s.
 	MaxSkew time.Duration
+	// Clock is Lazada's real clock, against which request timestamps are
+	// checked, and for nothing else: tokens, visibility and update times
+	// follow the sale's (simulated) clock. Defaults to time.Now.
+	Clock func() time.Time
 }
 
 // Sim serves a Sale as Lazada Open Platform. It is safe for concurrent
@@ -66,6 +70,9 @@ func New(sale *sandbox.Sale, cfg Config) *Sim {
 		cfg.MaxSkew = 7200 * time.Second
 	}
 	cfg.Burst = max(cfg.Burst, 1)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	return &Sim{sale: sale, cfg: cfg, limits: map[string]*rate.Limiter{}}
 }
 
@@ -196,7 +203,7 @@ func (s *Sim) checkSystem(w http.ResponseWriter, req *request) bool {
 		return false
 	}
 	ts, ok := parseTimestamp(p["timestamp"])
-	if d := s.sale.Now().Sub(ts); !ok || d > s.cfg.MaxSkew || d < -s.cfg.MaxSkew {
+	if d := s.cfg.Clock().Sub(ts); !ok || d > s.cfg.MaxSkew || d < -s.cfg.MaxSkew {
 		s.fail(w, codeTimestamp, "ISV", "The specified timestamp is invalid or differs from UTC by more than 7200 s")
 		return false
 	}

@@ -47,9 +47,13 @@ type Config struct {
 	// RatePerSecond means unlimited; Burst defaults to 1.
 	RatePerSecond float64
 	Burst         int
-	// TimestampWindow is how far a request's timestamp may lie from the
-	// sale's clock. Defaults to 5 minutes, as Shopee documents.
+	// TimestampWindow is how far a request's timestamp may lie from
+	// Clock. Defaults to 5 minutes, as Shopee documents.
 	TimestampWindow time.Duration
+	// Clock is Shopee's real clock, against which request timestamps are
+	// checked, and for nothing else: tokens, visibility and update times
+	// follow the sale's (simulated) clock. Defaults to time.Now.
+	Clock func() time.Time
 }
 
 // Sim is the fake. It is safe for concurrent use.
@@ -93,6 +97,9 @@ func New(sale *sandbox.Sale, cfg Config) *Sim {
 	}
 	if cfg.Burst <= 0 {
 		cfg.Burst = 1
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Sim{sale: sale, cfg: cfg, limiters: map[string]*rate.Limiter{}}
 }
@@ -229,7 +236,7 @@ func (s *Sim) verify(r *http.Request, shopAPI bool) (*call, *apiErr) {
 	if !validSign(app.Secret, app.Key+r.URL.Path+q.Get("timestamp")+token+shopID, q.Get("sign")) {
 		return nil, errSign
 	}
-	now := s.sale.Now().Unix()
+	now := s.cfg.Clock().Unix()
 	window := int64(s.cfg.TimestampWindow / time.Second)
 	if ts < now-window || ts > now+window {
 		return nil, errTimestamp

@@ -67,6 +67,9 @@ func setup(t testing.TB, cfg shopeesim.Config, mod func(*shopee.ClientConfig)) *
 	if cfg.CallbackURL == "" {
 		cfg.CallbackURL = callbackURL
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = b.clock.Now // the test's clock stands for real time too
+	}
 	b.sim = shopeesim.New(b.sale, cfg)
 	h := b.sim.Handler()
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

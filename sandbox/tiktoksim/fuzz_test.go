@@ -26,7 +26,7 @@ func FuzzHandler(f *testing.F) {
 	sale.SetApp(order.TikTok, sandbox.App{Key: appKey, Secret: appSecret})
 	sale.AddShop(sandbox.Shop{Platform: order.TikTok, ShopID: shopID, Cipher: cipher})
 	token := sale.IssueToken(order.TikTok, shopID).AccessToken
-	h := tiktoksim.New(sale, tiktoksim.Config{RatePerSecond: -1}).Handler()
+	h := tiktoksim.New(sale, tiktoksim.Config{RatePerSecond: -1, Clock: func() time.Time { return now }}).Handler()
 
 	ts := strconv.FormatInt(now.Unix(), 10)
 	signed := func(path, query string, body []byte) string {

@@ -25,7 +25,7 @@ func TestGeneratedSale(t *testing.T) {
 	sale := sandbox.NewSale(clk.Now)
 	script := sandbox.Generate(sale, sandbox.Spec{Orders: 80, Platforms: []order.Platform{order.TikTok},
 		Start: clk.Now().Add(-72 * time.Hour)}, rand.New(rand.NewPCG(1, 2)))
-	sim := tiktoksim.New(sale, tiktoksim.Config{})
+	sim := tiktoksim.New(sale, tiktoksim.Config{Clock: clk.Now})
 	app := sandbox.TestApp(order.TikTok)
 	v := tiktok.NewVerifier(app.Key, []byte(app.Secret))
 	for _, st := range script.Steps {

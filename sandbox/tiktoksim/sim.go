@@ -40,9 +40,13 @@ type Config struct {
 	// a burst of RatePerSecond; a negative RatePerSecond turns it off.
 	RatePerSecond float64
 	Burst         int
-	// MaxSkew is how far a request's timestamp may be from the sale's
-	// clock. Defaults to 5 minutes.
+	// MaxSkew is how far a request's timestamp may be from Clock.
+	// Defaults to 5 minutes.
 	MaxSkew time.Duration
+	// Clock is TikTok's real clock, against which request timestamps are
+	// checked, and for nothing else: tokens, visibility and update times
+	// follow the sale's (simulated) clock. Defaults to time.Now.
+	Clock func() time.Time
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -55,6 +59,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxSkew <= 0 {
 		c.MaxSkew = 5 * time.Minute
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	return c
 }
@@ -150,7 +157,7 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request, needCipher bo
 		s.fail(w, http.StatusUnauthorized, tiktok.CodeInvalidParam, "Invalid timestamp. The value of the `timestamp` query parameter must not be lesser than 0.")
 		return call{}, false
 	}
-	if skew := s.sale.Now().Sub(time.Unix(ts, 0)); skew > s.cfg.MaxSkew || skew < -s.cfg.MaxSkew {
+	if skew := s.cfg.Clock().Sub(time.Unix(ts, 0)); skew > s.cfg.MaxSkew || skew < -s.cfg.MaxSkew {
 		s.fail(w, http.StatusUnauthorized, tiktok.CodeInvalidParam, "Invalid timestamp. The value of the `timestamp` query parameter must not be earlier than 5 minutes before the current time.")
 		return call{}, false
 	}

@@ -63,6 +63,9 @@ func setup(t *testing.T, cfg tiktoksim.Config, tune func(*tiktok.ClientConfig)) 
 	b.sale.SetApp(order.TikTok, sandbox.App{Key: appKey, Secret: appSecret})
 	b.sale.AddShop(sandbox.Shop{Platform: order.TikTok, ShopID: shopID, Cipher: cipher, Region: "ID"})
 	b.sale.AddShop(sandbox.Shop{Platform: order.TikTok, ShopID: "other", Cipher: "ROW_other", Region: "TH"})
+	if cfg.Clock == nil {
+		cfg.Clock = b.clock.Now // the test's clock stands for real time too
+	}
 	b.sim = tiktoksim.New(b.sale, cfg)
 	h := b.sim.Handler()
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
