@@ -5,9 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/order"
 )
 
@@ -169,50 +169,6 @@ var products = []string{
 	"Phone Case (Clear)", "USB-C Fast Charger 20W", "Bamboo Cutting Board",
 	"Running Socks 3-Pack", "LED Desk Lamp", "Vitamin C Serum 30ml",
 	"Mechanical Keyboard", "Yoga Mat 6mm", "Instant Noodles (Box of 30)",
-}
-
-// Lazada line statuses in lifecycle order, for the order-level rule.
-var lazadaRank = map[string]int{
-	"unpaid": 0, "pending": 1, "topack": 2, "packed": 3, "repacked": 3,
-	"toship": 4, "ready_to_ship": 4, "shipped": 5, "failed_delivery": 6, "delivered": 6,
-}
-
-// LazadaOrderStatus is the order-level status of a Lazada order, derived
-// from its lines (Lazada keeps a status per line only): the least advanced
-// status among the live lines (not canceled, not returned), so the order is
-// as far as its slowest line; a line status outside the lifecycle counts
-// as least advanced. With no live line it is "returned" if any line was
-// returned, else "canceled"; "" for an order without lines. The generator
-// changes all live lines together, so the latest line push carries this
-// status.
-func LazadaOrderStatus(units []Unit) string {
-	var status string
-	rank, returned, canceled := 0, false, false
-	for _, u := range units {
-		switch s := strings.ToLower(u.Status); s {
-		case "canceled":
-			canceled = true
-		case "returned":
-			returned = true
-		default:
-			r, ok := lazadaRank[s]
-			if !ok {
-				r = -1
-			}
-			if status == "" || r < rank {
-				status, rank = s, r
-			}
-		}
-	}
-	switch {
-	case status != "":
-		return status
-	case returned:
-		return "returned"
-	case canceled:
-		return "canceled"
-	}
-	return ""
 }
 
 // gen builds one sale's script.
@@ -384,7 +340,7 @@ func (l *life) wait() {
 func (l *life) step(kind order.Kind, lines []string, rev *Reverse) {
 	l.o.UpdateTime = l.at
 	if l.o.Platform == order.Lazada {
-		l.o.Status = LazadaOrderStatus(l.o.Units)
+		l.o.Status = lazada.OrderStatus(unitStatuses(l.o.Units))
 	}
 	c := Change{Kind: kind, Order: l.o.clone(), LineIDs: slices.Clone(lines)}
 	if rev != nil {
@@ -572,4 +528,13 @@ func (g *gen) tiktok(l *life) {
 		l.reverse(id, true, "RETURN_OR_REFUND_REQUEST_COMPLETE", all)
 	}
 	l.status("COMPLETED")
+}
+
+// unitStatuses are the units' statuses, for lazada.OrderStatus.
+func unitStatuses(units []Unit) []string {
+	out := make([]string, len(units))
+	for i, u := range units {
+		out[i] = u.Status
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
 )
@@ -111,8 +112,12 @@ func TestGenerateInvariants(t *testing.T) {
 			}
 		}
 		if o.Platform == order.Lazada {
-			if o.Status != sandbox.LazadaOrderStatus(o.Units) {
-				t.Errorf("%v: status %q, lines say %q", k, o.Status, sandbox.LazadaOrderStatus(o.Units))
+			var lines []string
+			for _, u := range o.Units {
+				lines = append(lines, u.Status)
+			}
+			if want := lazada.OrderStatus(lines); o.Status != want {
+				t.Errorf("%v: status %q, lines say %q", k, o.Status, want)
 			}
 			if len(st.Change.LineIDs) == 0 {
 				t.Errorf("%v: Lazada %s change names no line", k, st.Change.Kind)
@@ -236,33 +241,5 @@ func TestGenerateSpecDefaultsAndLimits(t *testing.T) {
 	}
 	if !s.End.After(s.Start) || s.End.Sub(s.Start) > 5*time.Hour {
 		t.Errorf("script from %s to %s", s.Start, s.End)
-	}
-}
-
-func TestLazadaOrderStatus(t *testing.T) {
-	t.Parallel()
-	units := func(st ...string) []sandbox.Unit {
-		var u []sandbox.Unit
-		for _, s := range st {
-			u = append(u, sandbox.Unit{Status: s})
-		}
-		return u
-	}
-	for _, c := range []struct {
-		lines []string
-		want  string
-	}{
-		{nil, ""},
-		{[]string{"pending"}, "pending"},
-		{[]string{"shipped", "packed", "delivered"}, "packed"},
-		{[]string{"canceled", "delivered"}, "delivered"},
-		{[]string{"canceled", "canceled"}, "canceled"},
-		{[]string{"returned", "canceled"}, "returned"},
-		{[]string{"delivered", "lost_by_3pl"}, "lost_by_3pl"},
-		{[]string{"Ready_To_Ship", "SHIPPED"}, "ready_to_ship"},
-	} {
-		if got := sandbox.LazadaOrderStatus(units(c.lines...)); got != c.want {
-			t.Errorf("LazadaOrderStatus(%v) = %q, want %q", c.lines, got, c.want)
-		}
 	}
 }

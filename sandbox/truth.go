@@ -17,7 +17,7 @@ type ExpectedOrder struct {
 	Key order.Key `json:"key"`
 	// PlatformStatus is the final raw status in the marketplace's API
 	// vocabulary (TikTok: CANCELLED, which its webhook spells CANCEL; Lazada:
-	// derived from the lines by LazadaOrderStatus), and Status its unified
+	// derived from the lines by lazada.OrderStatus), and Status its unified
 	// mapping by the marketplace package's MapStatus.
 	PlatformStatus string       `json:"platform_status"`
 	Status         order.Status `json:"status"`

@@ -198,26 +198,45 @@ func TestAmounts(t *testing.T) {
 	}
 }
 
+// TestOrderStatus pins the one order-level status rule (shared by the
+// client, the sandbox generator and lazadasim) on every edge case.
 func TestOrderStatus(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
+		name  string
 		lines []string
 		want  string
 	}{
-		{nil, ""},
-		{[]string{"shipped"}, "shipped"},
-		{[]string{"canceled", "canceled"}, "canceled"},
-		{[]string{"delivered", "shipped", "delivered"}, "shipped"},
-		{[]string{"canceled", "delivered"}, "delivered"},
-		{[]string{"pending", "unpaid"}, "unpaid"},
-		{[]string{"ready_to_ship", "packed", "canceled"}, "packed"},
-		{[]string{"returned", "delivered"}, "delivered"},
-		{[]string{"somethingnew", "shipped"}, "shipped"},
-		{[]string{"Shipped", "shipped"}, "Shipped"},
-		{[]string{"canceled", "CANCELED"}, "canceled"},
+		{"no lines", nil, ""},
+		{"only empty statuses", []string{"", ""}, ""},
+		{"one line", []string{"shipped"}, "shipped"},
+		{"same status", []string{"delivered", "delivered"}, "delivered"},
+		{"least advanced live line", []string{"delivered", "shipped", "delivered"}, "shipped"},
+		{"unpaid before pending", []string{"pending", "unpaid"}, "unpaid"},
+		{"packing ties keep the first", []string{"packed", "topack", "repacked"}, "packed"},
+		{"ready_to_ship ties toship", []string{"ready_to_ship", "toship"}, "ready_to_ship"},
+		{"packed before ready_to_ship", []string{"ready_to_ship", "packed", "canceled"}, "packed"},
+		{"failed_delivery before delivered", []string{"delivered", "failed_delivery"}, "failed_delivery"},
+		{"lost_by_3pl before delivered", []string{"delivered", "lost_by_3pl"}, "lost_by_3pl"},
+		{"damaged_by_3pl ties failed_delivery", []string{"damaged_by_3pl", "failed_delivery"}, "damaged_by_3pl"},
+		{"delivered before shipped_back", []string{"shipped_back", "delivered"}, "delivered"},
+		{"canceled line ignored", []string{"canceled", "delivered"}, "delivered"},
+		{"returned line ignored", []string{"returned", "delivered"}, "delivered"},
+		{"canceled and returned lines ignored", []string{"returned", "canceled", "shipped"}, "shipped"},
+		{"all canceled", []string{"canceled", "canceled"}, "canceled"},
+		{"all returned", []string{"returned", "returned"}, "returned"},
+		{"returned wins over canceled", []string{"canceled", "returned"}, "returned"},
+		{"British spelling", []string{"cancelled"}, "canceled"},
+		{"unknown after known", []string{"somethingnew", "shipped"}, "shipped"},
+		{"unknown after delivered", []string{"delivered", "somethingnew"}, "delivered"},
+		{"only unknown", []string{"somethingnew", "other"}, "somethingnew"},
+		{"unknown beats canceled", []string{"canceled", "somethingnew"}, "somethingnew"},
+		{"case ignored, lower case out", []string{"Ready_To_Ship", "SHIPPED"}, "ready_to_ship"},
+		{"canceled in any case", []string{"canceled", "CANCELED"}, "canceled"},
+		{"empty status skipped", []string{"", "pending"}, "pending"},
 	} {
 		if got := OrderStatus(c.lines); got != c.want {
-			t.Errorf("OrderStatus(%q) = %q, want %q", c.lines, got, c.want)
+			t.Errorf("%s: OrderStatus(%q) = %q, want %q", c.name, c.lines, got, c.want)
 		}
 	}
 }

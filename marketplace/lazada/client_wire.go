@@ -549,8 +549,8 @@ type orderRef struct {
 	updated    time.Time
 }
 
-// statusRank orders line statuses along the fulfilment path. Statuses not
-// listed (and "canceled") have no rank.
+// statusRank orders the statuses of live lines (neither canceled nor
+// returned) along the fulfilment path.
 var statusRank = map[string]int{
 	"unpaid":          1,
 	"pending":         2,
@@ -564,50 +564,52 @@ var statusRank = map[string]int{
 	"lost_by_3pl":     6,
 	"damaged_by_3pl":  6,
 	"delivered":       7,
-	"returned":        8,
 	"shipped_back":    8,
 }
 
-// OrderStatus derives one order-level status from the statuses of an
-// order's lines (Lazada keeps a status per line, and /order/get lists the
-// distinct ones): when every line has the same status, that status; else
-// the least advanced status among the lines that are not canceled, along
-// unpaid < pending < topack/packed/repacked < toship/ready_to_ship <
-// shipped < failed_delivery/lost_by_3pl/damaged_by_3pl < delivered <
-// returned/shipped_back. A status outside that path counts as the most
-// advanced (ties keep the first line's). So "canceled" is the order's
-// status only when every line is canceled. No lines give "". Case is kept
-// as sent and ignored in comparisons.
+// unknownRank places a status outside statusRank after every known one.
+const unknownRank = 100
+
+// OrderStatus is the one rule for a Lazada order's order-level status,
+// which Lazada does not send (it keeps a status per line, and /order/get
+// lists the distinct ones): the least advanced status among the live
+// lines, those neither canceled nor returned, so the order is as far as
+// its slowest line, along unpaid < pending < topack/packed/repacked <
+// toship/ready_to_ship < shipped < failed_delivery/lost_by_3pl/
+// damaged_by_3pl < delivered < shipped_back. A status outside that path
+// (one Lazada added later) counts as more advanced than every known one,
+// so it never hides a line still on the known path; among equals the
+// first line wins. With no live line the order is "returned" when any
+// line was returned, else "canceled". Case is ignored and the result is
+// lower case; "cancelled" counts as "canceled"; empty line statuses are
+// skipped, and with no status at all the result is "".
 func OrderStatus(lines []string) string {
-	if len(lines) == 0 {
-		return ""
-	}
-	same := true
-	for _, s := range lines[1:] {
-		if !strings.EqualFold(s, lines[0]) {
-			same = false
-			break
-		}
-	}
-	if same {
-		return lines[0]
-	}
 	best, bestRank := "", 0
+	returned, canceled := false, false
 	for _, s := range lines {
-		l := lower(s)
-		if l == "canceled" || l == "cancelled" {
-			continue
-		}
-		r, ok := statusRank[l]
-		if !ok {
-			r = len(statusRank) + 100
-		}
-		if best == "" || r < bestRank {
-			best, bestRank = s, r
+		switch s = lower(s); s {
+		case "":
+		case "canceled", "cancelled":
+			canceled = true
+		case "returned":
+			returned = true
+		default:
+			r, ok := statusRank[s]
+			if !ok {
+				r = unknownRank
+			}
+			if best == "" || r < bestRank {
+				best, bestRank = s, r
+			}
 		}
 	}
-	if best == "" { // only canceled lines, in different spellings
-		return lines[0]
+	switch {
+	case best != "":
+		return best
+	case returned:
+		return "returned"
+	case canceled:
+		return "canceled"
 	}
-	return best
+	return ""
 }
