@@ -516,7 +516,7 @@ func (c *Client) call(ctx context.Context, base, path string, params map[string]
 	}
 	resp, err := c.doer.Do(ctx, limitKey, build, check)
 	if err != nil {
-		return nil, apiEnvelope{}, redactURL(err)
+		return nil, apiEnvelope{}, err
 	}
 	return resp.Body, env, nil
 }
@@ -555,30 +555,3 @@ func isCode(err error, code string) bool {
 	var ae *marketplace.APIError
 	return errors.As(err, &ae) && ae.Code == code
 }
-
-// redactURL drops the query (access_token, sign) from the URL of a
-// transport error, so that no token reaches a log: the URL is in the
-// *url.Error and, formatted, in the messages of the errors wrapping it.
-func redactURL(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
-	}
-	full := ue.URL
-	short := "(request URL)"
-	if u, perr := url.Parse(full); perr == nil {
-		u.RawQuery = ""
-		short = u.String()
-	}
-	ue.URL = short
-	return &redactedError{err: err, msg: strings.ReplaceAll(err.Error(), full, short)}
-}
-
-// redactedError is err with the message msg.
-type redactedError struct {
-	err error
-	msg string
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }

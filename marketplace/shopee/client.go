@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -486,12 +485,7 @@ func (c *Client) call(ctx context.Context, method, path string, shop *marketplac
 	}
 	resp, err := c.doer.Do(ctx, path+"|"+shopID, build, checkResponse)
 	if err != nil {
-		if ctx.Err() == nil && strings.Contains(err.Error(), "would exceed context deadline") {
-			// The limiter gave up early because ctx's deadline comes before
-			// the next token; report it as the deadline it is.
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-		}
-		return nil, redact(err, token)
+		return nil, err
 	}
 	return resp.Body, nil
 }
@@ -531,41 +525,6 @@ func errorKind(code string, status int) error {
 	}
 	return apiwire.StatusKind(status)
 }
-
-// secretParam finds the secret query parameters in transport errors.
-var secretParam = regexp.MustCompile(`(access_token|sign|refresh_token|code)=[^&\s"']*`)
-
-// redact returns err with the tokens and the signature removed from its
-// text: the transport's errors quote the request URL, whose query carries
-// them. errors.Is and errors.As still see the error kinds, the context's
-// errors and *marketplace.APIError.
-func redact(err error, token string) error {
-	msg := secretParam.ReplaceAllString(err.Error(), "$1=REDACTED")
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, "REDACTED")
-	}
-	if msg == err.Error() {
-		return err
-	}
-	var keep []error
-	for _, k := range []error{marketplace.ErrAuth, marketplace.ErrRateLimited, marketplace.ErrTemporary, context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, k) {
-			keep = append(keep, k)
-		}
-	}
-	if apiErr := (*marketplace.APIError)(nil); errors.As(err, &apiErr) {
-		keep = append(keep, apiErr)
-	}
-	return &redactedError{msg: msg, kinds: keep}
-}
-
-type redactedError struct {
-	msg   string
-	kinds []error
-}
-
-func (e *redactedError) Error() string   { return e.msg }
-func (e *redactedError) Unwrap() []error { return e.kinds }
 
 // checkShop checks what every shop-level call needs.
 func checkShop(shop marketplace.Shop) error {

@@ -204,7 +204,7 @@ func (c *Client) ExchangeCode(ctx context.Context, code string, shop marketplace
 	}
 	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {c.cfg.AppSecret},
 		"auth_code": {code}, "grant_type": {"authorized_code"}}
-	tok, err := c.token(ctx, PathTokenGet, q, code)
+	tok, err := c.token(ctx, PathTokenGet, q)
 	if err != nil {
 		return marketplace.Shop{}, fmt.Errorf("tiktok: exchange code: %w", err)
 	}
@@ -239,7 +239,7 @@ func (c *Client) Refresh(ctx context.Context, shop marketplace.Shop) (marketplac
 	}
 	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {c.cfg.AppSecret},
 		"refresh_token": {rt}, "grant_type": {"refresh_token"}}
-	tok, err := c.token(ctx, PathTokenRefresh, q, rt)
+	tok, err := c.token(ctx, PathTokenRefresh, q)
 	if err != nil {
 		return marketplace.Token{}, fmt.Errorf("tiktok: refresh: %w", err)
 	}
@@ -247,9 +247,9 @@ func (c *Client) Refresh(ctx context.Context, shop marketplace.Shop) (marketplac
 }
 
 // token calls a token endpoint of the auth host. Those take the app secret
-// and the code or refresh token in the query, so every error is scrubbed
-// of them.
-func (c *Client) token(ctx context.Context, path string, q url.Values, grant string) (marketplace.Token, error) {
+// and the code or refresh token in the query, which apiwire redacts from
+// transport errors.
+func (c *Client) token(ctx context.Context, path string, q url.Values) (marketplace.Token, error) {
 	u := c.cfg.AuthBaseURL + path + "?" + q.Encode()
 	build := func() (*http.Request, error) { return http.NewRequestWithContext(ctx, http.MethodGet, u, nil) }
 	var env wireEnvelope
@@ -259,7 +259,7 @@ func (c *Client) token(ctx context.Context, path string, q url.Values, grant str
 		return err
 	}
 	if _, err := c.doer.Do(ctx, "token", build, check); err != nil {
-		return marketplace.Token{}, scrub(err, c.cfg.AppSecret, grant)
+		return marketplace.Token{}, err
 	}
 	return decodeToken(env.Data)
 }
@@ -383,36 +383,7 @@ func (c *Client) call(ctx context.Context, method, path string, shop marketplace
 		return err
 	}
 	if _, err := c.doer.Do(ctx, path+"|"+shop.Cipher, build, check); err != nil {
-		return nil, scrub(err, c.cfg.AppSecret, shop.Token.AccessToken)
+		return nil, err
 	}
 	return env.Data, nil
-}
-
-// scrubbed is an error whose text has had secrets removed; errors.Is and
-// errors.As still see the original chain.
-type scrubbed struct {
-	err error
-	msg string
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// scrub removes secrets (as sent and URL-encoded) from err's text: a
-// transport error quotes the request URL, which for the token endpoints
-// holds the app secret and the code or refresh token.
-func scrub(err error, secrets ...string) error {
-	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-		clean = strings.ReplaceAll(clean, url.QueryEscape(s), "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbed{err: err, msg: clean}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -113,7 +114,9 @@ type Response struct {
 // marketplace.ErrRateLimited or marketplace.ErrTemporary to retry it, or
 // any other error to give up at once. Transport errors are retried as
 // ErrTemporary; ctx ends the loop with ctx's error. After the last attempt
-// Do returns check's (or the transport's) last error.
+// Do returns check's (or the transport's) last error. The request URL a
+// transport (or build) error quotes has its query values redacted
+// (RedactURL): they carry tokens, signatures and secrets.
 func (d *Doer) Do(ctx context.Context, key string, build func() (*http.Request, error), check func(Response) error) (Response, error) {
 	c := d.defaults()
 	var last error
@@ -123,9 +126,10 @@ func (d *Doer) Do(ctx context.Context, key string, build func() (*http.Request, 
 		}
 		req, err := build()
 		if err != nil {
-			return Response{}, err
+			return Response{}, RedactURL(err)
 		}
 		resp, err := c.send(req.WithContext(ctx))
+		err = RedactURL(err)
 		var wait time.Duration
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -170,6 +174,38 @@ func (c *Doer) send(req *http.Request) (Response, error) {
 		return Response{}, fmt.Errorf("response body over %d bytes", c.MaxBody)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// RedactURL replaces every query value in the URL of the *url.Error in
+// err's chain with "REDACTED", keeping the names ("access_token=REDACTED"),
+// so that neither the error's text nor the *url.Error a caller finds with
+// errors.As carries a token, a signature or a secret. It changes that
+// *url.Error in place and returns err, so call it before anything wraps
+// err: a wrapper formatted earlier keeps the old text. Do calls it on
+// every transport and build error.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		ue.URL = "(unparsable request URL)"
+		return err
+	}
+	if u.RawQuery != "" {
+		q, qerr := url.ParseQuery(u.RawQuery)
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+		if qerr != nil {
+			u.RawQuery = "REDACTED"
+		}
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	ue.URL = u.String()
+	return err
 }
 
 func joinCtx(ctxErr, last error) error {

@@ -3,8 +3,10 @@ package apiwire
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,5 +112,55 @@ func TestLimitersWaitBeyondDeadlineIsDeadline(t *testing.T) {
 	_ = l.Wait(ctx, "k")
 	if err := l.Wait(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v; want context.DeadlineExceeded", err)
+	}
+}
+
+// TestTransportErrorRedactsQuery: a transport error quotes the request
+// URL; Do leaves its parameter names but no value (tokens, signatures,
+// secrets) in the text or in the *url.Error, and still reports it as
+// ErrTemporary.
+func TestTransportErrorRedactsQuery(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens any more
+	d := doer()
+	d.MaxAttempts = 1
+	_, err := d.Do(context.Background(), "k", get(base+"/api/order?access_token=AT-SECRET&sign=5e1f&app_secret=S3CR3T&ids=1"), statusCheck)
+	if !errors.Is(err, marketplace.ErrTemporary) {
+		t.Fatalf("err = %v, want ErrTemporary", err)
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want a *url.Error in the chain", err)
+	}
+	for _, s := range []string{err.Error(), ue.URL} {
+		for _, secret := range []string{"AT-SECRET", "5e1f", "S3CR3T"} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("%q leaks %s", s, secret)
+			}
+		}
+		if !strings.Contains(s, "/api/order?") || !strings.Contains(s, "access_token=REDACTED") {
+			t.Fatalf("%q lost the URL's shape", s)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://h/p":                       "https://h/p",
+		"https://u:pw@h/p?a=1&a=2&b=x#frag": "https://h/p?a=REDACTED&b=REDACTED",
+		"https://h/p?a=%zz&token=T":         "https://h/p?REDACTED",
+		"://bad":                            "(unparsable request URL)",
+	} {
+		err := fmt.Errorf("wrapped: %w", &url.Error{Op: "Get", URL: raw, Err: errors.New("boom")})
+		var ue *url.Error
+		if !errors.As(RedactURL(err), &ue) || ue.URL != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, ue.URL, want)
+		}
+	}
+	if RedactURL(nil) != nil {
+		t.Error("RedactURL(nil) != nil")
 	}
 }
