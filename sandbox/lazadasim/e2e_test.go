@@ -20,6 +20,7 @@ import (
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simtest"
 	"github.com/orderlane/orderlane/sandbox/lazadasim"
 )
 
@@ -30,24 +31,6 @@ const (
 )
 
 var t0 = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-
-// clock is a settable clock shared by the sale and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // recorder counts the requests per API path and the ApiCallLimit answers.
 type recorder struct {
@@ -89,7 +72,7 @@ func (r *recorder) count(path string) int {
 }
 
 type bundle struct {
-	clock  *clock
+	clock  *simtest.Clock
 	sale   *sandbox.Sale
 	sim    *lazadasim.Sim
 	rec    *recorder
@@ -102,7 +85,7 @@ type bundle struct {
 // simCfg and edit adjust the sim and the client's config.
 func setup(t *testing.T, simCfg lazadasim.Config, edit func(*lazada.ClientConfig)) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{t: t0}}
+	b := &bundle{clock: simtest.NewClock(t0)}
 	b.sale = sandbox.NewSale(b.clock.Now)
 	b.sale.SetApp(order.Lazada, sandbox.App{Key: appKey, Secret: appSecret})
 	b.sale.AddShop(sandbox.Shop{Platform: order.Lazada, ShopID: shopID, Region: "sg"})

@@ -1,7 +1,6 @@
 package lazadasim_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http/httptest"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simtest"
 	"github.com/orderlane/orderlane/sandbox/lazadasim"
 )
 
@@ -44,32 +44,20 @@ func lineItems(o sandbox.Order) []order.Item {
 // ground truth has them.
 func TestGeneratedSale(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := simtest.NewClock(time.Now().Truncate(time.Second))
 	sale := sandbox.NewSale(clk.Now)
 	script := sandbox.Generate(sale, sandbox.Spec{Orders: 80, Platforms: []order.Platform{order.Lazada},
 		Start: clk.Now().Add(-72 * time.Hour)}, rand.New(rand.NewPCG(3, 4)))
 	sim := lazadasim.New(sale, lazadasim.Config{Clock: clk.Now})
 	app := sandbox.TestApp(order.Lazada)
-	v := lazada.NewVerifier(app.Key, []byte(app.Secret))
-	pushes := 0
-	for _, st := range script.Steps {
-		ps, err := sim.Pushes(st.Change)
-		if err != nil {
-			t.Fatalf("%s of %s: %v", st.Change.Kind, st.Change.Order.OrderID, err)
-		}
-		for _, p := range ps {
-			if err := v.Verify(p.Signature, p.Body); err != nil {
-				t.Fatalf("push %s: %v", p.Body, err)
-			}
-			ev, err := lazada.Parse(p.Body, st.At)
-			if err != nil || ev.Kind != p.Kind || ev.OrderID != st.Change.Order.OrderID || ev.ShopID != st.Change.Order.ShopID {
-				t.Fatalf("push %s parsed as %+v, %v", p.Body, ev, err)
-			}
-			pushes++
-		}
-	}
-	if pushes == 0 {
+	pushes := simtest.Pushes(t, sim, script, lazada.NewVerifier(app.Key, []byte(app.Secret)).Verify, lazada.Parse)
+	if len(pushes) == 0 {
 		t.Fatal("no pushes")
+	}
+	for _, p := range pushes {
+		if p.Event.Kind != p.Push.Kind {
+			t.Fatalf("push %s parsed as %s, rendered as %s", p.Push.Body, p.Event.Kind, p.Push.Kind)
+		}
 	}
 	script.Apply()
 
@@ -80,57 +68,20 @@ func TestGeneratedSale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	checked := 0
-	for _, sh := range sale.Shops(order.Lazada) {
-		shop := marketplace.Shop{Platform: order.Lazada, ShopID: sh.ShopID, Region: sh.Region,
+	shop := func(sh sandbox.Shop) marketplace.Shop {
+		return marketplace.Shop{Platform: order.Lazada, ShopID: sh.ShopID, Region: sh.Region,
 			Token: sale.IssueToken(order.Lazada, sh.ShopID)}
-		var ids []string
-		for _, o := range sale.Orders() {
-			if o.ShopID == sh.ShopID {
-				ids = append(ids, o.OrderID)
-			}
-		}
-		got, err := client.Orders(ctx, shop, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range ids {
-			truth, _ := sale.Truth(order.Key{Platform: order.Lazada, ShopID: sh.ShopID, OrderID: id})
-			d, ok := got[id]
-			if !ok {
-				t.Errorf("order %s missing", id)
-				continue
-			}
-			checked++
-			if !reflect.DeepEqual(d.Items, lineItems(truth)) || d.Total != truth.Total() || d.ShippingFee != truth.ShippingFee ||
-				d.Currency != truth.Currency || d.Status != truth.Status || !d.UpdateTime.Equal(truth.UpdateTime) ||
-				!d.CreateTime.Equal(truth.CreateTime) || d.Buyer != truth.Buyer || d.Address == nil || *d.Address != truth.Address {
-				t.Errorf("order %s:\n got %+v\nwant %+v (total %s)", id, d, truth, truth.Total())
-			}
-			if len(truth.Packages) <= len(truth.Units) && !slices.Equal(d.Packages, truth.Packages) {
-				t.Errorf("order %s: packages %+v, want %+v", id, d.Packages, truth.Packages)
-			}
-		}
-		var listed []string
-		for cursor := ""; ; {
-			page, err := client.Updated(ctx, shop, script.Start, script.End.Add(time.Second), cursor)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range page.Orders {
-				listed = append(listed, r.OrderID)
-			}
-			if cursor = page.Cursor; cursor == "" {
-				break
-			}
-		}
-		slices.Sort(listed)
-		slices.Sort(ids)
-		if !slices.Equal(listed, ids) {
-			t.Errorf("shop %s: listed %d orders, want %d", sh.ShopID, len(listed), len(ids))
-		}
 	}
+	checked := simtest.ReadBack(t, client, sale, script, shop, func(id string, d order.Detail, truth sandbox.Order) {
+		if !reflect.DeepEqual(d.Items, lineItems(truth)) || d.Total != truth.Total() || d.ShippingFee != truth.ShippingFee ||
+			d.Currency != truth.Currency || d.Status != truth.Status || !d.UpdateTime.Equal(truth.UpdateTime) ||
+			!d.CreateTime.Equal(truth.CreateTime) || d.Buyer != truth.Buyer || d.Address == nil || *d.Address != truth.Address {
+			t.Errorf("order %s:\n got %+v\nwant %+v (total %s)", id, d, truth, truth.Total())
+		}
+		if len(truth.Packages) <= len(truth.Units) && !slices.Equal(d.Packages, truth.Packages) {
+			t.Errorf("order %s: packages %+v, want %+v", id, d.Packages, truth.Packages)
+		}
+	})
 	if checked != 80 {
 		t.Errorf("checked %d orders, want 80", checked)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simtest"
 	"github.com/orderlane/orderlane/sandbox/shopeesim"
 )
 
@@ -33,21 +34,8 @@ const (
 	callbackURL = "https://orderlane.example.com/webhook/shopee"
 )
 
-// clock is a settable clock shared by the sale and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type bundle struct {
-	clock  *clock
+	clock  *simtest.Clock
 	sale   *sandbox.Sale
 	sim    *shopeesim.Sim
 	srv    *httptest.Server
@@ -60,7 +48,7 @@ type bundle struct {
 // token for it. cfg and mod adjust the sim and the client.
 func setup(t testing.TB, cfg shopeesim.Config, mod func(*shopee.ClientConfig)) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}, calls: &sync.Map{}}
+	b := &bundle{clock: simtest.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)), calls: &sync.Map{}}
 	b.sale = sandbox.NewSale(b.clock.Now)
 	b.sale.SetApp(order.Shopee, sandbox.App{Key: partnerID, Secret: partnerKey, PushKey: pushKey})
 	b.sale.AddShop(sandbox.Shop{Platform: order.Shopee, ShopID: shopID, Region: "SG"})
@@ -123,15 +111,6 @@ func (b *bundle) put(id string, updated time.Time, skus ...string) sandbox.Order
 	return o
 }
 
-func apiError(t *testing.T, err error) *marketplace.APIError {
-	t.Helper()
-	var e *marketplace.APIError
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v, want *marketplace.APIError", err)
-	}
-	return e
-}
-
 func TestExchangeAndRefresh(t *testing.T) {
 	t.Parallel()
 	b := setup(t, shopeesim.Config{}, nil)
@@ -154,7 +133,7 @@ func TestExchangeAndRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.client.ExchangeCode(ctx, code, marketplace.Shop{ShopID: shopID})
-	if e := apiError(t, err); e.Code != "error_auth" || !errors.Is(err, marketplace.ErrAuth) {
+	if e := simtest.APIError(t, err); e.Code != "error_auth" || !errors.Is(err, marketplace.ErrAuth) {
 		t.Fatalf("reused code: %v", err)
 	}
 
@@ -166,7 +145,7 @@ func TestExchangeAndRefresh(t *testing.T) {
 		t.Fatal("refresh returned the old tokens")
 	}
 	_, err = b.client.Orders(ctx, shop, []string{"A1"})
-	if e := apiError(t, err); e.Status != http.StatusForbidden || e.Code != "invalid_acceess_token" || !errors.Is(err, marketplace.ErrAuth) {
+	if e := simtest.APIError(t, err); e.Status != http.StatusForbidden || e.Code != "invalid_acceess_token" || !errors.Is(err, marketplace.ErrAuth) {
 		t.Fatalf("old access token after refresh: %v", err)
 	}
 	_, err = b.client.Refresh(ctx, shop) // the old refresh token is spent
@@ -297,7 +276,7 @@ func TestBadSignatureRefused(t *testing.T) {
 	b := setup(t, shopeesim.Config{}, nil)
 	bad := newClient(t, b, func(c *shopee.ClientConfig) { c.PartnerKey = "not-the-partner-key" })
 	_, err := bad.Orders(context.Background(), b.shop, []string{"A"})
-	e := apiError(t, err)
+	e := simtest.APIError(t, err)
 	if e.Status != http.StatusForbidden || e.Code != "error_sign" || e.Message != "Wrong sign." || e.RequestID == "" || !errors.Is(err, marketplace.ErrAuth) {
 		t.Fatalf("wrong key: %+v", e)
 	}
@@ -308,7 +287,7 @@ func TestExpiredTokenRefused(t *testing.T) {
 	b := setup(t, shopeesim.Config{}, nil)
 	b.clock.Advance(b.sale.AccessTTL + time.Second)
 	_, err := b.client.Orders(context.Background(), b.shop, []string{"A"})
-	if e := apiError(t, err); e.Code != "invalid_acceess_token" || !errors.Is(err, marketplace.ErrAuth) {
+	if e := simtest.APIError(t, err); e.Code != "invalid_acceess_token" || !errors.Is(err, marketplace.ErrAuth) {
 		t.Fatalf("expired token: %v", err)
 	}
 }
@@ -320,7 +299,7 @@ func TestStaleTimestampRefused(t *testing.T) {
 		c.Now = func() time.Time { return b.clock.Now().Add(-6 * time.Minute) }
 	})
 	_, err := late.Orders(context.Background(), b.shop, []string{"A"})
-	e := apiError(t, err)
+	e := simtest.APIError(t, err)
 	if e.Status != http.StatusBadRequest || e.Code != "error_param" || !strings.Contains(e.Message, "timestamp") || e.Kind != nil {
 		t.Fatalf("stale timestamp: %+v", e)
 	}
@@ -352,7 +331,7 @@ func TestRateLimitSurfacesAfterRetries(t *testing.T) {
 	ctx := context.Background()
 	_, _ = b.client.Orders(ctx, b.shop, []string{"A"})
 	_, err := b.client.Orders(ctx, b.shop, []string{"A"})
-	if e := apiError(t, err); e.Status != http.StatusTooManyRequests || !errors.Is(err, marketplace.ErrRateLimited) {
+	if e := simtest.APIError(t, err); e.Status != http.StatusTooManyRequests || !errors.Is(err, marketplace.ErrRateLimited) {
 		t.Fatalf("err = %v, want 429 as ErrRateLimited", err)
 	}
 }

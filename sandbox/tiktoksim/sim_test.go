@@ -17,6 +17,7 @@ import (
 	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simtest"
 	"github.com/orderlane/orderlane/sandbox/tiktoksim"
 )
 
@@ -27,28 +28,10 @@ const (
 	cipher    = "ROW_8Xq1rAAAAAAdo5t5GmYdcj6yB6Kk"
 )
 
-// clock is the sale's and the client's clock, moved by the tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // bundle is what a test needs: a sale with the app and a shop, the sim
 // behind an HTTP server that counts its 429s, and a client of it.
 type bundle struct {
-	clock   *clock
+	clock   *simtest.Clock
 	sale    *sandbox.Sale
 	sim     *tiktoksim.Sim
 	srv     *httptest.Server
@@ -58,7 +41,7 @@ type bundle struct {
 
 func setup(t *testing.T, cfg tiktoksim.Config, tune func(*tiktok.ClientConfig)) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{t: time.Now().Truncate(time.Second)}}
+	b := &bundle{clock: simtest.NewClock(time.Now().Truncate(time.Second))}
 	b.sale = sandbox.NewSale(b.clock.Now)
 	b.sale.SetApp(order.TikTok, sandbox.App{Key: appKey, Secret: appSecret})
 	b.sale.AddShop(sandbox.Shop{Platform: order.TikTok, ShopID: shopID, Cipher: cipher, Region: "ID"})
@@ -134,15 +117,6 @@ func sampleOrder(now time.Time, id, status string) sandbox.Order {
 	}
 }
 
-func apiError(t *testing.T, err error) *marketplace.APIError {
-	t.Helper()
-	var ae *marketplace.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("err = %v, want *marketplace.APIError", err)
-	}
-	return ae
-}
-
 func TestExchangeAndRefresh(t *testing.T) {
 	t.Parallel()
 	b := setup(t, tiktoksim.Config{}, nil)
@@ -166,11 +140,11 @@ func TestExchangeAndRefresh(t *testing.T) {
 		t.Fatal("refresh returned the old tokens")
 	}
 	_, err = b.client.Orders(ctx, shop, []string{"1"})
-	if ae := apiError(t, err); !errors.Is(err, marketplace.ErrAuth) || ae.Code != "105001" || ae.Status != 401 {
+	if ae := simtest.APIError(t, err); !errors.Is(err, marketplace.ErrAuth) || ae.Code != "105001" || ae.Status != 401 {
 		t.Errorf("old access token: %v, want 105001 ErrAuth", err)
 	}
 	_, err = b.client.Refresh(ctx, shop)
-	if ae := apiError(t, err); !errors.Is(err, marketplace.ErrAuth) || ae.Code != "36004005" {
+	if ae := simtest.APIError(t, err); !errors.Is(err, marketplace.ErrAuth) || ae.Code != "36004005" {
 		t.Errorf("old refresh token: %v, want 36004005 ErrAuth", err)
 	}
 	shop.Token = tok
@@ -199,7 +173,7 @@ func TestExchangeCodeErrors(t *testing.T) {
 	bad := b.newClient(t, func(c *tiktok.ClientConfig) { c.AppSecret = "wrong" })
 	code = b.sale.AuthCode(order.TikTok, shopID)
 	_, err = bad.ExchangeCode(ctx, code, marketplace.Shop{ShopID: shopID})
-	if ae := apiError(t, err); ae.Code != "36009004" || ae.Kind != nil {
+	if ae := simtest.APIError(t, err); ae.Code != "36009004" || ae.Kind != nil {
 		t.Errorf("wrong app secret: %+v", ae)
 	}
 }
@@ -274,7 +248,7 @@ func TestOrderNotYetVisible(t *testing.T) {
 	if err != nil || len(page.Orders) != 0 {
 		t.Fatalf("search before VisibleAt: %+v, %v", page, err)
 	}
-	b.clock.Add(2 * time.Minute)
+	b.clock.Advance(2 * time.Minute)
 	got, err = b.client.Orders(context.Background(), shop, []string{o.OrderID})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("after VisibleAt: %v, %v; want the order", got, err)
@@ -335,7 +309,7 @@ func TestRejectedRequests(t *testing.T) {
 
 	wrong := b.newClient(t, func(c *tiktok.ClientConfig) { c.AppSecret = "e59af819cd" })
 	_, err := wrong.Orders(ctx, shop, []string{"1"})
-	if ae := apiError(t, err); ae.Code != "106001" || ae.Status != http.StatusUnauthorized || ae.Kind != nil || ae.RequestID == "" {
+	if ae := simtest.APIError(t, err); ae.Code != "106001" || ae.Status != http.StatusUnauthorized || ae.Kind != nil || ae.RequestID == "" {
 		t.Errorf("bad sign: %+v, want 106001, HTTP 401, no kind", ae)
 	}
 
@@ -343,20 +317,20 @@ func TestRejectedRequests(t *testing.T) {
 		c.Now = func() time.Time { return b.clock.Now().Add(-6 * time.Minute) }
 	})
 	_, err = stale.Orders(ctx, shop, []string{"1"})
-	if ae := apiError(t, err); ae.Code != "36009004" || ae.Kind != nil {
+	if ae := simtest.APIError(t, err); ae.Code != "36009004" || ae.Kind != nil {
 		t.Errorf("stale timestamp: %+v, want 36009004, no kind", ae)
 	}
 
 	other := shop
 	other.Cipher = "ROW_other"
 	_, err = b.client.Orders(ctx, other, []string{"1"})
-	if ae := apiError(t, err); ae.Code != "36009004" || ae.Status != http.StatusBadRequest {
+	if ae := simtest.APIError(t, err); ae.Code != "36009004" || ae.Status != http.StatusBadRequest {
 		t.Errorf("another shop's cipher: %+v", ae)
 	}
 
-	b.clock.Add(b.sale.AccessTTL + time.Second)
+	b.clock.Advance(b.sale.AccessTTL + time.Second)
 	_, err = b.client.Orders(ctx, shop, []string{"1"})
-	if ae := apiError(t, err); ae.Code != "105002" || !errors.Is(err, marketplace.ErrAuth) || ae.Status != http.StatusUnauthorized {
+	if ae := simtest.APIError(t, err); ae.Code != "105002" || !errors.Is(err, marketplace.ErrAuth) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("expired token: %+v, want 105002 ErrAuth", ae)
 	}
 	tok, err := b.client.Refresh(ctx, shop)
@@ -394,7 +368,7 @@ func Test429Retried(t *testing.T) {
 			break
 		}
 	}
-	if ae := apiError(t, last); ae.Code != "36009002" || ae.Status != http.StatusTooManyRequests || !errors.Is(last, marketplace.ErrRateLimited) {
+	if ae := simtest.APIError(t, last); ae.Code != "36009002" || ae.Status != http.StatusTooManyRequests || !errors.Is(last, marketplace.ErrRateLimited) {
 		t.Errorf("429 without retries: %+v", ae)
 	}
 }
