@@ -25,15 +25,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/orderlane/orderlane/marketplace"
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simwire"
 )
 
 // Config configures a Sim.
@@ -58,8 +56,7 @@ type Sim struct {
 	sale *sandbox.Sale
 	cfg  Config
 
-	mu     sync.Mutex
-	limits map[string]*rate.Limiter
+	limits *simwire.Limits
 }
 
 var _ sandbox.Marketplace = (*Sim)(nil)
@@ -73,7 +70,7 @@ func New(sale *sandbox.Sale, cfg Config) *Sim {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Sim{sale: sale, cfg: cfg, limits: map[string]*rate.Limiter{}}
+	return &Sim{sale: sale, cfg: cfg, limits: simwire.NewLimits(cfg.RatePerSecond, cfg.Burst)}
 }
 
 // Platform is order.Lazada.
@@ -223,17 +220,7 @@ func parseTimestamp(v string) (time.Time, bool) {
 
 // allow takes a token from key's bucket.
 func (s *Sim) allow(key string) bool {
-	if s.cfg.RatePerSecond <= 0 {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.limits[key]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(s.cfg.RatePerSecond), s.cfg.Burst)
-		s.limits[key] = l
-	}
-	return l.Allow()
+	return s.limits.Allow(key)
 }
 
 // tokenAnswer is the answer of the token APIs: the fields at the top

@@ -30,11 +30,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simwire"
 )
 
 // Config configures a Sim.
@@ -61,8 +60,7 @@ type Sim struct {
 	sale *sandbox.Sale
 	cfg  Config
 
-	limMu    sync.Mutex
-	limiters map[string]*rate.Limiter
+	limits   *simwire.Limits
 	throttle atomic.Int64
 
 	lostMu sync.Mutex
@@ -101,7 +99,7 @@ func New(sale *sandbox.Sale, cfg Config) *Sim {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Sim{sale: sale, cfg: cfg, limiters: map[string]*rate.Limiter{}}
+	return &Sim{sale: sale, cfg: cfg, limits: simwire.NewLimits(cfg.RatePerSecond, cfg.Burst)}
 }
 
 // Platform is order.Shopee.
@@ -262,21 +260,11 @@ func validSign(key, base, sign string) bool {
 
 // limit applies the per path and shop (or partner) rate limit.
 func (s *Sim) limit(path string, c *call) *apiErr {
-	if s.cfg.RatePerSecond <= 0 {
-		return nil
-	}
 	key := path + "|" + c.app.Key
 	if c.shopID != 0 {
 		key = path + "|" + strconv.FormatInt(c.shopID, 10)
 	}
-	s.limMu.Lock()
-	lim, ok := s.limiters[key]
-	if !ok {
-		lim = rate.NewLimiter(rate.Limit(s.cfg.RatePerSecond), s.cfg.Burst)
-		s.limiters[key] = lim
-	}
-	s.limMu.Unlock()
-	if !lim.Allow() {
+	if !s.limits.Allow(key) {
 		s.throttle.Add(1)
 		return errRate
 	}

@@ -26,11 +26,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
+	"github.com/orderlane/orderlane/sandbox/internal/simwire"
 )
 
 // Config tunes a Sim.
@@ -78,8 +77,9 @@ type Sim struct {
 	sale *sandbox.Sale
 	cfg  Config
 
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	limits *simwire.Limits
+
+	mu sync.Mutex
 	// expiry remembers when the access tokens this sim issued expire, to
 	// tell an expired token (105002) from an unknown one (105001).
 	expiry map[string]time.Time
@@ -91,7 +91,8 @@ var _ sandbox.Marketplace = (*Sim)(nil)
 
 // New returns a Sim serving sale.
 func New(sale *sandbox.Sale, cfg Config) *Sim {
-	return &Sim{sale: sale, cfg: cfg.WithDefaults(), buckets: map[string]*rate.Limiter{}, expiry: map[string]time.Time{}}
+	cfg = cfg.WithDefaults()
+	return &Sim{sale: sale, cfg: cfg, limits: simwire.NewLimits(cfg.RatePerSecond, cfg.Burst), expiry: map[string]time.Time{}}
 }
 
 // Platform returns order.TikTok.
@@ -216,17 +217,7 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request, needCipher bo
 
 // allow takes a token from key's bucket (real time: it paces requests).
 func (s *Sim) allow(key string) bool {
-	if s.cfg.RatePerSecond < 0 {
-		return true
-	}
-	s.mu.Lock()
-	b, ok := s.buckets[key]
-	if !ok {
-		b = rate.NewLimiter(rate.Limit(s.cfg.RatePerSecond), s.cfg.Burst)
-		s.buckets[key] = b
-	}
-	s.mu.Unlock()
-	return b.Allow()
+	return s.limits.Allow(key)
 }
 
 // tokenGet serves GET /api/v2/token/get.
