@@ -109,8 +109,8 @@ type request struct {
 }
 
 var routes = map[string]route{
-	lazada.PathTokenCreate:  {handle: (*Sim).tokenCreate},
-	lazada.PathTokenRefresh: {handle: (*Sim).tokenRefresh},
+	lazada.PathTokenCreate:  {handle: grant("code", codeAuthCode, "Invalid authorization code", (*sandbox.Sale).Exchange)},
+	lazada.PathTokenRefresh: {handle: grant("refresh_token", codeRefreshToken, "The specified refresh token is invalid or expired", (*sandbox.Sale).Refresh)},
 	lazada.PathOrder:        {shop: true, handle: (*Sim).orderGet},
 	lazada.PathOrderItems:   {shop: true, handle: (*Sim).orderItemsGet},
 	lazada.PathOrdersItems:  {shop: true, handle: (*Sim).ordersItemsGet},
@@ -165,7 +165,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		req.shop = shop
 		limitKey = path + "|" + shop.ShopID
 	}
-	if !s.allow(limitKey) {
+	if !s.limits.Allow(limitKey) {
 		s.fail(w, codeRateLimit, "ISP", "The request has exceeded the limit for this API")
 		return
 	}
@@ -218,11 +218,6 @@ func parseTimestamp(v string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// allow takes a token from key's bucket.
-func (s *Sim) allow(key string) bool {
-	return s.limits.Allow(key)
-}
-
 // tokenAnswer is the answer of the token APIs: the fields at the top
 // level, next to code.
 type tokenAnswer struct {
@@ -245,32 +240,25 @@ type countryUser struct {
 	ShortCode string `json:"short_code"`
 }
 
-func (s *Sim) tokenCreate(w http.ResponseWriter, req request) {
-	code := req.params["code"]
-	if code == "" {
-		s.fail(w, codeMissing, "ISV", "missing required parameter: code")
-		return
+// grant makes a token API's handler: it takes the grant (the code for
+// /auth/token/create, the refresh token for /auth/token/refresh) from
+// param and trades it with the sale's Exchange or Refresh, answering
+// code and message when the sale refuses it.
+func grant(param, code, message string,
+	trade func(*sandbox.Sale, order.Platform, string) (sandbox.Shop, marketplace.Token, bool)) func(*Sim, http.ResponseWriter, request) {
+	return func(s *Sim, w http.ResponseWriter, req request) {
+		v := req.params[param]
+		if v == "" {
+			s.fail(w, codeMissing, "ISV", "missing required parameter: "+param)
+			return
+		}
+		shop, tok, ok := trade(s.sale, order.Lazada, v)
+		if !ok {
+			s.fail(w, code, "ISV", message)
+			return
+		}
+		s.token(w, shop, tok)
 	}
-	shop, tok, ok := s.sale.Exchange(order.Lazada, code)
-	if !ok {
-		s.fail(w, codeAuthCode, "ISV", "Invalid authorization code")
-		return
-	}
-	s.token(w, shop, tok)
-}
-
-func (s *Sim) tokenRefresh(w http.ResponseWriter, req request) {
-	rt := req.params["refresh_token"]
-	if rt == "" {
-		s.fail(w, codeMissing, "ISV", "missing required parameter: refresh_token")
-		return
-	}
-	shop, tok, ok := s.sale.Refresh(order.Lazada, rt)
-	if !ok {
-		s.fail(w, codeRefreshToken, "ISV", "The specified refresh token is invalid or expired")
-		return
-	}
-	s.token(w, shop, tok)
 }
 
 func (s *Sim) token(w http.ResponseWriter, shop sandbox.Shop, tok marketplace.Token) {

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/orderlane/orderlane/marketplace"
 	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/sandbox"
@@ -107,9 +108,9 @@ func (s *Sim) Handler() http.Handler {
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == tiktok.PathTokenGet:
-		s.tokenGet(w, r)
+		s.grant(w, r, "authorized_code", "auth_code", s.sale.Exchange)
 	case r.Method == http.MethodGet && r.URL.Path == tiktok.PathTokenRefresh:
-		s.tokenRefresh(w, r)
+		s.grant(w, r, "refresh_token", "refresh_token", s.sale.Refresh)
 	case r.Method == http.MethodGet && r.URL.Path == tiktok.PathShops:
 		if c, ok := s.authenticate(w, r, false); ok {
 			s.shops(w, c)
@@ -208,47 +209,28 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request, needCipher bo
 		s.fail(w, http.StatusBadRequest, tiktok.CodeInvalidParam, "Unexpected identifier. The `shop_cipher` query parameter is not required for this request.")
 		return call{}, false
 	}
-	if !s.allow(r.URL.Path + "|" + shop.ShopID) {
+	if !s.limits.Allow(r.URL.Path + "|" + shop.ShopID) { // real time: it paces requests
 		s.fail(w, http.StatusTooManyRequests, tiktok.CodeRateLimited, "Too many requests. You've made too many requests in a short period of time.")
 		return call{}, false
 	}
 	return call{shop: shop, body: body}, true
 }
 
-// allow takes a token from key's bucket (real time: it paces requests).
-func (s *Sim) allow(key string) bool {
-	return s.limits.Allow(key)
-}
-
-// tokenGet serves GET /api/v2/token/get.
-func (s *Sim) tokenGet(w http.ResponseWriter, r *http.Request) {
+// grant serves a token endpoint: GET /api/v2/token/get (grant_type
+// authorized_code, the code in auth_code) and /api/v2/token/refresh
+// (grant_type refresh_token, the token in refresh_token); trade is the
+// sale's Exchange or Refresh.
+func (s *Sim) grant(w http.ResponseWriter, r *http.Request, grantType, param string,
+	trade func(order.Platform, string) (sandbox.Shop, marketplace.Token, bool)) {
 	q := r.URL.Query()
 	if !s.appCredentials(w, q.Get("app_key"), q.Get("app_secret")) {
 		return
 	}
-	if q.Get("grant_type") != "authorized_code" || q.Get("auth_code") == "" {
-		s.fail(w, http.StatusOK, tiktok.CodeInvalidParam, "Invalid parameters. grant_type must be authorized_code and auth_code is required.")
+	if q.Get("grant_type") != grantType || q.Get(param) == "" {
+		s.fail(w, http.StatusOK, tiktok.CodeInvalidParam, "Invalid parameters. grant_type must be "+grantType+" and "+param+" is required.")
 		return
 	}
-	shop, tok, ok := s.sale.Exchange(order.TikTok, q.Get("auth_code"))
-	if !ok {
-		s.fail(w, http.StatusOK, tiktok.CodeAuthNotFound, "can not find related auth record")
-		return
-	}
-	s.issued(w, shop, tok.AccessToken, tok.RefreshToken, tok.AccessExpiresAt, tok.RefreshExpiresAt)
-}
-
-// tokenRefresh serves GET /api/v2/token/refresh.
-func (s *Sim) tokenRefresh(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if !s.appCredentials(w, q.Get("app_key"), q.Get("app_secret")) {
-		return
-	}
-	if q.Get("grant_type") != "refresh_token" || q.Get("refresh_token") == "" {
-		s.fail(w, http.StatusOK, tiktok.CodeInvalidParam, "Invalid parameters. grant_type must be refresh_token and refresh_token is required.")
-		return
-	}
-	shop, tok, ok := s.sale.Refresh(order.TikTok, q.Get("refresh_token"))
+	shop, tok, ok := trade(order.TikTok, q.Get(param))
 	if !ok {
 		s.fail(w, http.StatusOK, tiktok.CodeAuthNotFound, "can not find related auth record")
 		return
