@@ -139,11 +139,18 @@ func Compare(expected []ExpectedOrder, got []order.Order) []Mismatch {
 }
 
 // itemsText renders items comparably: sorted "sku x qty @ unit/paid",
-// amounts in canonical form.
+// amounts in canonical form. Items of the same SKU and prices are one
+// line whatever their status: Compare ignores item statuses, and Lazada's
+// client keeps one item per SKU and line status (one unit shipped, one
+// canceled) where the ground truth counts the SKU's units together.
 func itemsText(items []order.Item) string {
-	lines := make([]string, 0, len(items))
+	qty := map[string]int{}
 	for _, it := range items {
-		lines = append(lines, fmt.Sprintf("%s x%d @%s/%s", it.SKU, it.Quantity, canon(it.UnitPrice), canon(it.PaidPrice)))
+		qty[fmt.Sprintf("%s x%%d @%s/%s", it.SKU, canon(it.UnitPrice), canon(it.PaidPrice))] += it.Quantity
+	}
+	lines := make([]string, 0, len(qty))
+	for f, n := range qty {
+		lines = append(lines, fmt.Sprintf(f, n))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "; ")

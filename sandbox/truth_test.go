@@ -68,6 +68,18 @@ func TestCompare(t *testing.T) {
 	if ms := sandbox.Compare(exp, g); len(ms) != 0 {
 		t.Fatalf("equal detail (other order, other decimals): %v", ms)
 	}
+	// Lazada's client keeps one item per SKU and line status: A canceled
+	// and A delivered are the truth's A x2.
+	g[0].Detail.Items = []order.Item{{SKU: "A", Quantity: 1, UnitPrice: "10", PaidPrice: "9.5", Status: "canceled"},
+		{SKU: "B", Quantity: 1, UnitPrice: "3.1", PaidPrice: "3.1", Status: "delivered"},
+		{SKU: "A", Quantity: 1, UnitPrice: "10", PaidPrice: "9.5", Status: "delivered"}}
+	if ms := sandbox.Compare(exp, g); len(ms) != 0 {
+		t.Fatalf("items split by line status: %v", ms)
+	}
+	g[0].Detail.Items[2].Quantity = 2
+	if ms := sandbox.Compare(exp, g); len(ms) != 1 || ms[0].Field != "detail.items" {
+		t.Fatalf("A x3 over two statuses: want a detail.items mismatch, got %v", ms)
+	}
 	for _, c := range []struct {
 		field  string
 		break_ func(o []order.Order) []order.Order
