@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orderlane/orderlane/bus"
@@ -133,16 +134,29 @@ func (b *Bus) leases(ctx context.Context) (jetstream.KeyValue, error) {
 	if b.leaseKV != nil {
 		return b.leaseKV, nil
 	}
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      b.cfg.LeaseBucket,
-		Description: "orderlane partition leases and worker heartbeats",
-		History:     1,
-		TTL:         b.cfg.LeaseTTL,
-		Storage:     jetstream.FileStorage,
-		Replicas:    b.cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: lease bucket %s: %w", b.cfg.LeaseBucket, err)
+	// Workers starting together on a cluster all create the bucket at
+	// once; the meta leader may answer some of them late. Creating is
+	// idempotent, so a timed-out request is tried again.
+	var kv jetstream.KeyValue
+	var err error
+	for try := 1; ; try++ {
+		kv, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      b.cfg.LeaseBucket,
+			Description: "orderlane partition leases and worker heartbeats",
+			History:     1,
+			TTL:         b.cfg.LeaseTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    b.cfg.Replicas,
+		})
+		if err == nil {
+			break
+		}
+		retry := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+		if !retry || try == 5 || ctx.Err() != nil {
+			return nil, fmt.Errorf("jetstream: lease bucket %s: %w", b.cfg.LeaseBucket, err)
+		}
+		b.cfg.Logger.Warn("lease bucket not created yet; trying again", "bucket", b.cfg.LeaseBucket, "try", try, "err", err)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 	}
 	b.leaseKV = kv
 	return kv, nil
