@@ -193,14 +193,13 @@ func SignAPI(appSecret []byte, path string, query url.Values, body []byte) strin
 // ExchangeCode trades the authorisation code of the seller's consent for
 // tokens (GET {auth}/api/v2/token/get), then looks the shop up in the
 // shops the token may act for (/authorization/202309/shops) to learn its
-// shop_cipher and region. shop.ShopID must be the id the pushes carry; a
-// token that does not cover that shop is an error.
+// shop_cipher and region. shop.ShopID, the id the pushes carry, names the
+// shop when the seller may have authorised several; empty, the token must
+// cover exactly one shop (TikTok's callback names none), which it returns.
+// A token that does not cover the named shop is an error.
 func (c *Client) ExchangeCode(ctx context.Context, code string, shop marketplace.Shop) (marketplace.Shop, error) {
 	if code == "" || len(code) > maxCodeLen || !tokenText(code) {
 		return marketplace.Shop{}, errors.New("tiktok: authorisation code is empty, too long or not printable ASCII")
-	}
-	if shop.ShopID == "" {
-		return marketplace.Shop{}, errors.New("tiktok: exchange code: shop id missing")
 	}
 	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {c.cfg.AppSecret},
 		"auth_code": {code}, "grant_type": {"authorized_code"}}
@@ -217,6 +216,12 @@ func (c *Client) ExchangeCode(ctx context.Context, code string, shop marketplace
 	shops, err := decodeShops(data)
 	if err != nil {
 		return marketplace.Shop{}, fmt.Errorf("tiktok: authorized shops: %w", err)
+	}
+	if shop.ShopID == "" {
+		if len(shops) != 1 {
+			return marketplace.Shop{}, fmt.Errorf("tiktok: the token covers %d shops: name the one to connect", len(shops))
+		}
+		shop.ShopID = shops[0].ID
 	}
 	for _, s := range shops {
 		if s.ID == shop.ShopID {

@@ -170,6 +170,11 @@ func TestExchangeCodeErrors(t *testing.T) {
 	if _, err := b.client.ExchangeCode(ctx, code, marketplace.Shop{ShopID: "other"}); err == nil {
 		t.Error("a token for another shop was accepted")
 	}
+	// TikTok's callback names no shop: the token's only shop is taken.
+	code = b.sale.AuthCode(order.TikTok, shopID)
+	if got, err := b.client.ExchangeCode(ctx, code, marketplace.Shop{}); err != nil || got.ShopID != shopID || got.Cipher == "" {
+		t.Errorf("exchange without a shop id: %+v %v; want shop %s with its cipher", got, err, shopID)
+	}
 	bad := b.newClient(t, func(c *tiktok.ClientConfig) { c.AppSecret = "wrong" })
 	code = b.sale.AuthCode(order.TikTok, shopID)
 	_, err = bad.ExchangeCode(ctx, code, marketplace.Shop{ShopID: shopID})
