@@ -55,7 +55,8 @@ func workerID(cfg config.Config) (string, error) {
 }
 
 // roleGate answers 404 for what this process's roles leave out: the
-// webhooks without the gateway role, the API without the api role.
+// webhooks without the gateway role, the API and the shops' connect
+// callback without the api role.
 // Health, readiness and metrics are always served.
 func (s *Server) roleGate(next http.Handler) http.Handler {
 	c := s.cfg.Cluster
@@ -65,7 +66,7 @@ func (s *Server) roleGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/webhooks/") && !c.Has(config.RoleGateway),
-			strings.HasPrefix(r.URL.Path, "/api/") && !c.Has(config.RoleAPI):
+			(strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/connect/")) && !c.Has(config.RoleAPI):
 			httperror.Write(w, http.StatusNotFound, httperror.CodeNotFound,
 				fmt.Sprintf("this instance runs the roles %s", strings.Join(c.Roles, ",")))
 			return
