@@ -49,6 +49,8 @@ type shopsRig struct {
 	base string
 	// shops are the sandbox's shop ids per platform.
 	shops map[order.Platform][]string
+	// markets are the fakes the APIs serve, for sandbox.Deliver.
+	markets map[order.Platform]sandbox.Marketplace
 }
 
 func newShopsRig(t *testing.T, mods ...func(*config.Config)) *shopsRig {
@@ -57,12 +59,12 @@ func newShopsRig(t *testing.T, mods ...func(*config.Config)) *shopsRig {
 	sale.SetApp(order.Shopee, sandbox.App{Key: shopPartnerID, Secret: shopPartnerKey, PushKey: shopPushKey})
 	sale.SetApp(order.Lazada, sandbox.App{Key: lazAppKey, Secret: lazSecret})
 	sale.SetApp(order.TikTok, sandbox.App{Key: ttAppKey, Secret: ttSecret})
-	r := &shopsRig{sale: sale, shops: map[order.Platform][]string{
+	shops := map[order.Platform][]string{
 		order.Shopee: {"880001", "880002", "880003"},
 		order.Lazada: {"1000001", "1000002", "1000003"},
 		order.TikTok: {"7494049642642441621", "7494049642642441622", "7494049642642441623"},
-	}}
-	for p, ids := range r.shops {
+	}
+	for p, ids := range shops {
 		for i, id := range ids {
 			sh := sandbox.Shop{Platform: p, ShopID: id, Region: "sg"}
 			if p == order.TikTok {
@@ -74,20 +76,36 @@ func newShopsRig(t *testing.T, mods ...func(*config.Config)) *shopsRig {
 			sale.AddShop(sh)
 		}
 	}
-	sp := httptest.NewServer(shopeesim.New(sale, shopeesim.Config{CallbackURL: shopCallback}).Handler())
-	lz := httptest.NewServer(lazadasim.New(sale, lazadasim.Config{}).Handler())
-	tt := httptest.NewServer(tiktoksim.New(sale, tiktoksim.Config{}).Handler())
-	t.Cleanup(sp.Close)
-	t.Cleanup(lz.Close)
-	t.Cleanup(tt.Close)
+	return startShopsRig(t, sale, mods...)
+}
+
+// startShopsRig serves the three fakes over sale (its apps and shops set)
+// and starts a server with their apps' credentials and API URLs.
+func startShopsRig(t *testing.T, sale *sandbox.Sale, mods ...func(*config.Config)) *shopsRig {
+	t.Helper()
+	r := &shopsRig{sale: sale, shops: map[order.Platform][]string{}, markets: map[order.Platform]sandbox.Marketplace{
+		order.Shopee: shopeesim.New(sale, shopeesim.Config{CallbackURL: shopCallback}),
+		order.Lazada: lazadasim.New(sale, lazadasim.Config{}),
+		order.TikTok: tiktoksim.New(sale, tiktoksim.Config{}),
+	}}
+	urls := map[order.Platform]string{}
+	for p, m := range r.markets {
+		ts := httptest.NewServer(m.Handler())
+		t.Cleanup(ts.Close)
+		urls[p] = ts.URL
+		for _, sh := range sale.Shops(p) {
+			r.shops[p] = append(r.shops[p], sh.ShopID)
+		}
+	}
+	app := func(p order.Platform) sandbox.App { a, _ := sale.App(p); return a }
 	r.cfg = config.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), APIToken: "test-token",
-		Shopee: config.Shopee{PartnerID: shopPartnerID, PartnerKey: shopPartnerKey, PushKey: shopPushKey, CallbackURL: shopCallback},
-		Lazada: config.Lazada{AppKey: lazAppKey, AppSecret: lazSecret},
-		TikTok: config.TikTok{AppKey: ttAppKey, AppSecret: ttSecret},
+		Shopee: config.Shopee{PartnerID: app(order.Shopee).Key, PartnerKey: app(order.Shopee).Secret, PushKey: app(order.Shopee).PushKey, CallbackURL: shopCallback},
+		Lazada: config.Lazada{AppKey: app(order.Lazada).Key, AppSecret: app(order.Lazada).Secret},
+		TikTok: config.TikTok{AppKey: app(order.TikTok).Key, AppSecret: app(order.TikTok).Secret},
 		MarketplaceAPI: config.MarketplaceAPI{
 			TokenKey:  testTokenKey,
-			ShopeeURL: sp.URL, LazadaURL: lz.URL, TikTokURL: tt.URL, TikTokAuthURL: tt.URL,
+			ShopeeURL: urls[order.Shopee], LazadaURL: urls[order.Lazada], TikTokURL: urls[order.TikTok], TikTokAuthURL: urls[order.TikTok],
 			RefreshEvery: 50 * time.Millisecond,
 		},
 	}.WithDefaults()
@@ -156,13 +174,14 @@ func (r *shopsRig) begin(t *testing.T, p order.Platform, shopID string) string {
 		t.Fatal(err)
 	}
 	q := u.Query()
+	app, _ := r.sale.App(p)
 	switch p {
 	case order.Shopee:
 		ts := q.Get("timestamp")
 		var n int64
 		fmt.Sscan(ts, &n)
-		if u.Path != "/api/v2/shop/auth_partner" || q.Get("partner_id") != shopPartnerID ||
-			q.Get("sign") != shopee.SignAPI(shopPartnerKey, shopPartnerID, "/api/v2/shop/auth_partner", n, "", "") {
+		if u.Path != "/api/v2/shop/auth_partner" || q.Get("partner_id") != app.Key ||
+			q.Get("sign") != shopee.SignAPI(app.Secret, app.Key, "/api/v2/shop/auth_partner", n, "", "") {
 			t.Fatalf("shopee authorize url %s: wrong path, partner or sign", a.URL)
 		}
 		red, err := url.Parse(q.Get("redirect"))
@@ -171,15 +190,29 @@ func (r *shopsRig) begin(t *testing.T, p order.Platform, shopID string) string {
 		}
 		return red.Query().Get("state")
 	case order.Lazada:
-		if u.Path != "/oauth/authorize" || q.Get("client_id") != lazAppKey || q.Get("redirect_uri") != a.CallbackURL || q.Get("response_type") != "code" {
+		if u.Path != "/oauth/authorize" || q.Get("client_id") != app.Key || q.Get("redirect_uri") != a.CallbackURL || q.Get("response_type") != "code" {
 			t.Fatalf("lazada authorize url %s", a.URL)
 		}
 	case order.TikTok:
-		if u.Path != "/oauth/authorize" || q.Get("app_key") != ttAppKey {
+		if u.Path != "/oauth/authorize" || q.Get("app_key") != app.Key {
 			t.Fatalf("tiktok authorize url %s", a.URL)
 		}
 	}
 	return q.Get("state")
+}
+
+// connect connects shop id of p through the whole flow: the admin's
+// consent link, then the marketplace's redirect with the sandbox's code.
+func (r *shopsRig) connect(t *testing.T, p order.Platform, id string) {
+	t.Helper()
+	named := ""
+	if p == order.TikTok {
+		named = id // TikTok's redirect names no shop
+	}
+	state := r.begin(t, p, named)
+	if status, body := r.callback(t, p, r.sale.AuthCode(p, id), state, id); status != http.StatusOK {
+		t.Fatalf("%s/%s callback: %d %s", p, id, status, body)
+	}
 }
 
 func (r *shopsRig) callback(t *testing.T, p order.Platform, code, state, shopID string) (int, []byte) {
