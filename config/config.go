@@ -51,6 +51,10 @@ type Config struct {
 	// NATSListen, if set, opens a client port on the embedded NATS server
 	// for tools ("127.0.0.1:4222") (ORDERLANE_NATS_LISTEN). Off by default.
 	NATSListen string `yaml:"nats_listen"`
+	// DebugAddr, if set, serves Go's profiler (net/http/pprof) on its own
+	// listener, without authentication: bind it to loopback
+	// ("127.0.0.1:6060") (ORDERLANE_DEBUG_ADDR). Off by default.
+	DebugAddr string `yaml:"debug_addr"`
 	// LogLevel is debug, info, warn or error (ORDERLANE_LOG_LEVEL).
 	// Defaults to info.
 	LogLevel string `yaml:"log_level"`
@@ -275,6 +279,11 @@ func (c Config) Validate() error {
 	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			return fmt.Errorf("config: debug_addr %q: %w", c.DebugAddr, err)
+		}
+	}
 	if err := c.MarketplaceAPI.validate(); err != nil {
 		return err
 	}
@@ -397,6 +406,7 @@ func (c *Config) env() []envVar {
 		{"ORDERLANE_MAX_BODY_BYTES", &c.MaxBodyBytes},
 		{"ORDERLANE_PUBLISH_TIMEOUT", &c.PublishTimeout},
 		{"ORDERLANE_NATS_LISTEN", &c.NATSListen},
+		{"ORDERLANE_DEBUG_ADDR", &c.DebugAddr},
 		{"ORDERLANE_LOG_LEVEL", &c.LogLevel},
 		{"ORDERLANE_WORKERS", &c.Workers},
 		{"ORDERLANE_MAX_ATTEMPTS", &c.MaxAttempts},

@@ -91,3 +91,32 @@ func TestRolesGateEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestDebugListenerServesProfiler: with debug_addr the profiler answers
+// on its own listener, and never on the main one.
+func TestDebugListenerServesProfiler(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), APIToken: "test-token", DebugAddr: "127.0.0.1:0"}.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	status := func(base string) int {
+		resp, err := http.Get("http://" + base + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(srv.DebugAddr()); got != http.StatusOK {
+		t.Fatalf("profiler on the debug listener: %d", got)
+	}
+	if got := status(srv.Addr()); got == http.StatusOK {
+		t.Fatal("profiler served on the main listener")
+	}
+}

@@ -47,24 +47,27 @@ import (
 
 // Server is a running orderlane.
 type Server struct {
-	cfg      config.Config
-	log      *slog.Logger
-	nats     *jetstream.Embedded
-	bus      *jetstream.Bus
-	store    orderStore
-	extNATS  *nats.Conn // ORDERLANE_NATS_URL: see broker.go
-	shared   *cache.Guarded
-	redis    *redis.Client
-	dedup    *dedup.Filter
-	disk     *diskspace.Monitor
-	hold     map[string]bool // subscriptions in strict mode (HoldOnDeadLetter)
-	reg      *prometheus.Registry
-	subs     []bus.Subscription
-	http     *http.Server
-	listener net.Listener
-	draining atomic.Bool
-	sec      security  // see security.go
-	shopSide shopParts // connected shops: see shops.go
+	cfg     config.Config
+	log     *slog.Logger
+	nats    *jetstream.Embedded
+	bus     *jetstream.Bus
+	store   orderStore
+	extNATS *nats.Conn // ORDERLANE_NATS_URL: see broker.go
+	shared  *cache.Guarded
+	redis   *redis.Client
+	dedup   *dedup.Filter
+	disk    *diskspace.Monitor
+	hold    map[string]bool // subscriptions in strict mode (HoldOnDeadLetter)
+	reg     *prometheus.Registry
+	subs    []bus.Subscription
+	http    *http.Server
+	debug   *http.Server // the profiler (DebugAddr), nil when off
+	// debugAddr is where the profiler listens.
+	debugAddr string
+	listener  net.Listener
+	draining  atomic.Bool
+	sec       security  // see security.go
+	shopSide  shopParts // connected shops: see shops.go
 	// Token is the API token in force.
 	Token string
 }
@@ -82,6 +85,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
 	if err := s.startFailureHandling(); err != nil {
+		return nil, err
+	}
+	if err := s.startDebug(); err != nil {
 		return nil, err
 	}
 	if s.Token, err = apiToken(cfg, log); err != nil {
@@ -331,6 +337,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) error {
 	var errs []error
+	if s.debug != nil {
+		_ = s.debug.Close()
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	} else if s.listener != nil {
