@@ -98,17 +98,12 @@ type Authorization struct {
 // Begin starts connecting a shop of p: the link to the marketplace's
 // consent page, carrying a fresh signed state. shopID names the shop to
 // connect, as its pushes carry it; the state keeps it, and the callback
-// connects that shop only. TikTok requires it (its redirect names no
-// shop, and the client picks the shop by that id among those the token
-// covers: ErrBadCallback without it); for Shopee and Lazada it is
-// optional.
+// connects that shop only. Optional: TikTok's redirect names no shop, and
+// without one the client takes the only shop the token covers.
 func (f *Flow) Begin(_ context.Context, p order.Platform, shopID string) (Authorization, error) {
 	m, ok := f.cfg.Marketplaces[p]
 	if !ok {
 		return Authorization{}, fmt.Errorf("%w: %s", ErrNotEnabled, p)
-	}
-	if p == order.TikTok && shopID == "" {
-		return Authorization{}, fmt.Errorf("%w: TikTok: name the shop (shop_id, as its webhooks carry it)", ErrBadCallback)
 	}
 	state, exp, err := f.cfg.States.Issue(p, shopID)
 	if err != nil {
