@@ -104,9 +104,7 @@ func playSandbox(ctx context.Context, f sandboxFlags, stdout, stderr io.Writer) 
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
-	clock := sandbox.NewClock(time.Now(), f.timeFactor)
-	sale := sandbox.NewSale(clock.Now)
-	script := sandbox.Generate(sale, sandbox.Spec{Orders: f.orders, ShopsPerPlatform: f.shops}, rand.New(rand.NewPCG(f.seed, 0x73616c65)))
+	clock, sale, script := newSandboxSale(f, time.Now())
 
 	webhook := func(p order.Platform) string { return strings.TrimRight(f.target, "/") + "/webhooks/" + string(p) }
 	// The fakes check request timestamps against the real clock, as the
@@ -242,4 +240,23 @@ func printReport(w io.Writer, rep sandbox.Report, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, "; %s simulated in %s\n", rep.End.Sub(rep.Start).Round(time.Second), rep.Wall.Round(time.Millisecond))
 	return err
+}
+
+// newSandboxSale generates the sale on a clock that runs time-factor times
+// faster than real time. The clock starts in the past, the sale's whole
+// length before now, so the sale's changes never run ahead of real time:
+// orderlane's reconciliation lists orders updated up to its own (real)
+// now, and would miss orders stamped in the future. Generation is
+// deterministic, so a dry run measures the length.
+func newSandboxSale(f sandboxFlags, now time.Time) (*sandbox.Clock, *sandbox.Sale, *sandbox.Script) {
+	spec := sandbox.Spec{Orders: f.orders, ShopsPerPlatform: f.shops}
+	seed := func() *rand.Rand { return rand.New(rand.NewPCG(f.seed, 0x73616c65)) }
+	dry := sandbox.Generate(sandbox.NewSale(func() time.Time { return now }), spec, seed())
+	length := dry.End.Sub(dry.Start) + time.Minute
+	clock := sandbox.NewClock(now.Add(-length), f.timeFactor)
+	sale := sandbox.NewSale(clock.Now)
+	// Tokens outlive the sale in real time too (orderlane reads their
+	// expiry against its real clock).
+	sale.AccessTTL = length + 4*time.Hour
+	return clock, sale, sandbox.Generate(sale, spec, seed())
 }

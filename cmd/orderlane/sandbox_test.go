@@ -112,3 +112,18 @@ func TestSandboxTablePrints(t *testing.T) {
 		t.Errorf("table:\n%s", s)
 	}
 }
+
+// TestSandboxSaleNeverAheadOfRealTime: every change of the generated sale
+// is stamped before the real time at which it is delivered (the clock
+// starts the sale's length in the past), so a reconciliation listing up
+// to its own now sees every change.
+func TestSandboxSaleNeverAheadOfRealTime(t *testing.T) {
+	now := time.Now()
+	_, _, script := newSandboxSale(sandboxFlags{orders: 50, shops: 2, seed: 7, timeFactor: 600}, now)
+	if script.End.After(now) || !script.Start.Before(script.End) {
+		t.Fatalf("sale from %s to %s, generated at %s: ahead of real time", script.Start, script.End, now)
+	}
+	if now.Sub(script.End) > 2*time.Minute {
+		t.Fatalf("sale ends %s before now: the clock starts too far back", now.Sub(script.End))
+	}
+}
