@@ -99,7 +99,7 @@ func runSandbox(args []string, stdout io.Writer) error {
 // no --linger) or ctx does. The banner goes to stdout, or to stderr when
 // the report is JSON.
 func playSandbox(ctx context.Context, f sandboxFlags, stdout, stderr io.Writer) error {
-	ln, err := net.Listen("tcp", f.listen)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
@@ -242,21 +242,9 @@ func printReport(w io.Writer, rep sandbox.Report, asJSON bool) error {
 	return err
 }
 
-// newSandboxSale generates the sale on a clock that runs time-factor times
-// faster than real time. The clock starts in the past, the sale's whole
-// length before now, so the sale's changes never run ahead of real time:
-// orderlane's reconciliation lists orders updated up to its own (real)
-// now, and would miss orders stamped in the future. Generation is
-// deterministic, so a dry run measures the length.
+// newSandboxSale generates the sale of f on a clock that runs
+// --time-factor times faster than real time, started in the past (see
+// sandbox.Replay).
 func newSandboxSale(f sandboxFlags, now time.Time) (*sandbox.Clock, *sandbox.Sale, *sandbox.Script) {
-	spec := sandbox.Spec{Orders: f.orders, ShopsPerPlatform: f.shops}
-	seed := func() *rand.Rand { return rand.New(rand.NewPCG(f.seed, 0x73616c65)) }
-	dry := sandbox.Generate(sandbox.NewSale(func() time.Time { return now }), spec, seed())
-	length := dry.End.Sub(dry.Start) + time.Minute
-	clock := sandbox.NewClock(now.Add(-length), f.timeFactor)
-	sale := sandbox.NewSale(clock.Now)
-	// Tokens outlive the sale in real time too (orderlane reads their
-	// expiry against its real clock).
-	sale.AccessTTL = length + 4*time.Hour
-	return clock, sale, sandbox.Generate(sale, spec, seed())
+	return sandbox.Replay(sandbox.Spec{Orders: f.orders, ShopsPerPlatform: f.shops}, f.seed, f.timeFactor, now)
 }
