@@ -5,7 +5,7 @@ CONFIG   ?= dev/orderlane.dev.yaml
 GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-short powerloss lint bench loadtest vuln fuzz simulate chaos clean
+.PHONY: help run build test test-short powerloss lint bench loadtest vuln fuzz simulate simulate-sandbox chaos clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,9 @@ run: build ## serve on the embedded default with the development config (test se
 
 simulate: build ## send signed pushes for 1000 orders to the server `make run` started, and check them
 	$(BIN) simulate --config $(CONFIG) --orders 1000
+
+simulate-sandbox: build ## deliver a 300-order sandbox sale, as each marketplace pushes, to the `make run` server, and check it
+	$(BIN) simulate --sandbox --config $(CONFIG) --orders 300
 
 test: ## run every test with the race detector (service-backed tests run when their URL variables are set)
 	$(GO) test -race -count=1 ./...

@@ -14,6 +14,13 @@
 // pushes were acknowledged, how long the server took to apply them, and which
 // orders, if any, ended wrong.
 //
+// RunSandbox drives the server with the marketplace sandbox (package
+// sandbox and its fakes) instead: the fakes render a generated sale's pushes
+// signed with the server's own secrets, sandbox.Deliver sends them with each
+// marketplace's answer deadlines, retry schedules, duplicates and reordering
+// on a sped-up clock, and the same polling of the query API checks every
+// order against the sale's ground truth (sandbox.Compare).
+//
 // Decisions (lifecycles, shuffles, duplicates, timings) follow Options.Seed,
 // so a run can be repeated; identifiers (shop ids, order ids, message ids)
 // also depend on a per-run nonce, so that repeated runs against the same

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orderlane/orderlane/order"
 )
 
 // Polling of the query API: the first re-poll follows quickly, later ones
@@ -29,6 +31,8 @@ type observed struct {
 	found          bool
 	status         string
 	platformStatus string
+	// order is the order as the API answered it (its Detail included).
+	order order.Order
 	// note says why the order could not be read ("not found", "HTTP 500").
 	note string
 }
@@ -36,12 +40,6 @@ type observed struct {
 // right reports whether o shows plan's final state.
 func (o observed) right(plan *orderPlan) bool {
 	return o.found && o.status == string(plan.finalStatus) && o.platformStatus == plan.finalRaw
-}
-
-// orderState holds the fields of order.Order the verifier compares.
-type orderState struct {
-	Status         string `json:"status"`
-	PlatformStatus string `json:"platform_status"`
 }
 
 // verifier polls the query API until every order shows its final state.
@@ -60,23 +58,38 @@ type verifier struct {
 // observation of every plan (index-aligned) and when the last order that
 // could become right was seen right (zero if the deadline came first).
 func (v *verifier) run(ctx context.Context, plans []*orderPlan, deadline time.Time) ([]observed, time.Time, error) {
-	got := make([]observed, len(plans))
-	pending := make([]int, len(plans))
-	for i := range plans {
+	keys := make([]order.Key, len(plans))
+	for i, p := range plans {
+		keys[i] = order.Key{Platform: p.platform, ShopID: p.shopID, OrderID: p.orderID}
+	}
+	right := func(i int, o observed) bool { return o.right(plans[i]) }
+	hopeless := func(i int) bool { return !plans[i].finalAccepted }
+	return v.await(ctx, keys, right, hopeless, deadline)
+}
+
+// await polls every key once, then re-polls those whose observation is not
+// right yet until all are or deadline passes; a hopeless key is polled only
+// once. It returns the last observation of every key (index-aligned) and
+// when the last key that could become right was seen right (zero if the
+// deadline came first).
+func (v *verifier) await(ctx context.Context, keys []order.Key, right func(i int, o observed) bool, hopeless func(i int) bool, deadline time.Time) ([]observed, time.Time, error) {
+	got := make([]observed, len(keys))
+	pending := make([]int, len(keys))
+	for i := range keys {
 		pending[i] = i
 	}
 	interval := minPollInterval
 	for {
-		if err := v.poll(ctx, plans, pending, got); err != nil {
+		if err := v.poll(ctx, keys, pending, got); err != nil {
 			return got, time.Time{}, err
 		}
 		now := time.Now()
 		still := pending[:0]
 		for _, i := range pending {
 			switch {
-			case got[i].right(plans[i]):
+			case right(i, got[i]):
 				v.correct.Add(1)
-			case plans[i].finalAccepted:
+			case !hopeless(i):
 				still = append(still, i)
 			}
 		}
@@ -94,8 +107,8 @@ func (v *verifier) run(ctx context.Context, plans []*orderPlan, deadline time.Ti
 	}
 }
 
-// poll reads the orders of plans at indexes into got, concurrently.
-func (v *verifier) poll(ctx context.Context, plans []*orderPlan, indexes []int, got []observed) error {
+// poll reads the orders of keys at indexes into got, concurrently.
+func (v *verifier) poll(ctx context.Context, keys []order.Key, indexes []int, got []observed) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
@@ -103,7 +116,7 @@ func (v *verifier) poll(ctx context.Context, plans []*orderPlan, indexes []int, 
 	for range min(v.concurrency, len(indexes)) {
 		wg.Go(func() {
 			for i := range next {
-				o, err := v.get(ctx, plans[i])
+				o, err := v.get(ctx, keys[i])
 				if err != nil {
 					cancel(err)
 					continue
@@ -128,9 +141,9 @@ feed:
 // get reads one order. Answers other than 200 and 404 are noted, not
 // errors, so that a server still starting is polled again; only a refused
 // token (ErrUnauthorized) and a done ctx end the run.
-func (v *verifier) get(ctx context.Context, plan *orderPlan) (observed, error) {
+func (v *verifier) get(ctx context.Context, k order.Key) (observed, error) {
 	u := fmt.Sprintf("%s/api/v1/orders/%s/%s/%s", v.baseURL,
-		url.PathEscape(string(plan.platform)), url.PathEscape(plan.shopID), url.PathEscape(plan.orderID))
+		url.PathEscape(string(k.Platform)), url.PathEscape(k.ShopID), url.PathEscape(k.OrderID))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return observed{}, err
@@ -159,15 +172,15 @@ func (v *verifier) get(ctx context.Context, plan *orderPlan) (observed, error) {
 	// The API answers with the order itself; an {"order": {...}} envelope
 	// is tolerated.
 	var doc struct {
-		orderState
-		Order *orderState `json:"order"`
+		order.Order
+		Envelope *order.Order `json:"order"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return observed{note: "answer is not an order: " + err.Error()}, nil
 	}
-	st := doc.orderState
-	if st.Status == "" && doc.Order != nil {
-		st = *doc.Order
+	o := doc.Order
+	if o.Status == "" && doc.Envelope != nil {
+		o = *doc.Envelope
 	}
-	return observed{found: true, status: st.Status, platformStatus: st.PlatformStatus}, nil
+	return observed{found: true, status: string(o.Status), platformStatus: o.PlatformStatus, order: o}, nil
 }

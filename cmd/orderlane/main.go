@@ -2,6 +2,7 @@
 //
 //	orderlane serve     [--config FILE] [flags]   serve on the embedded default
 //	orderlane simulate  [--config FILE] [flags]   send signed pushes to a running server and check the result
+//	                    [--sandbox]               the pushes of a sandbox sale, as each marketplace delivers them
 //	orderlane bench     [--config FILE] [flags]   measure a running server (see docs/benchmarks.md)
 //	orderlane sink      [--addr ADDR]             bare HTTP ceiling for bench
 //	orderlane version
@@ -72,6 +73,7 @@ func usage(w io.Writer) {
 commands:
   serve      receive marketplace pushes and serve the order API (embedded NATS JetStream + SQLite)
   simulate   send signed pushes for N orders to a running server and check every order's final state
+             (--sandbox: a sandbox sale, delivered as each marketplace delivers its pushes)
   bench      load a running server (closed or open loop), optionally beside a bare HTTP sink, and report figures
   sink       a bare HTTP server that reads each body and answers 200 (the ceiling bench compares with)
   tokens     create, list and revoke scoped API tokens (read, admin) in the data dir
@@ -155,6 +157,8 @@ func runSimulate(args []string) error {
 	timeout := fs.Duration("apply-timeout", 60*time.Second, "how long to wait for every order's final state")
 	seed := fs.Uint64("seed", 0, "random seed (0: random)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var sb sandboxSimFlags
+	sb.register(fs)
 	_ = fs.Parse(args) // ExitOnError: exits on a bad flag
 	cfg, err := loadConfig(*path, func(*config.Config) {})
 	if err != nil {
@@ -170,6 +174,16 @@ func runSimulate(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if sb.on {
+		return simulateSandbox(ctx, os.Stdout, *asJSON, simulate.SandboxOptions{
+			BaseURL: base, APIToken: token,
+			Shopee: cfg.Shopee, Lazada: cfg.Lazada, TikTok: cfg.TikTok,
+			Orders: *orders, Shops: *shops, Seed: *seed, Concurrency: *conc,
+			TimeFactor: sb.timeFactor, Duplicates: ratioFlag(*dup), Reorder: ratioFlag(sb.reorder),
+			TrackingFirst: ratioFlag(sb.trackingFirst), Lost: sb.lost,
+			ApplyTimeout: *timeout, Progress: os.Stderr, Log: newLogger(cfg.LogLevel),
+		})
+	}
 	rep, err := simulate.Run(ctx, simulate.Options{
 		BaseURL: base, APIToken: token,
 		Shopee: cfg.Shopee, Lazada: cfg.Lazada, TikTok: cfg.TikTok,
