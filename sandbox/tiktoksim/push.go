@@ -14,6 +14,10 @@ import (
 // TikTok's 19-digit ids.
 const notificationBase = 7300000000000000000
 
+// notificationSpread bounds each fake's random start above
+// notificationBase, keeping the ids 19 digits long.
+const notificationSpread = 100000000000000000
+
 // statusData is the data of a type 1 webhook, its fields in the documented
 // order.
 type statusData struct {

@@ -14,6 +14,8 @@ package tiktoksim
 import (
 	"crypto/hmac"
 	"crypto/rand"
+	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -93,7 +95,14 @@ var _ sandbox.Marketplace = (*Sim)(nil)
 // New returns a Sim serving sale.
 func New(sale *sandbox.Sale, cfg Config) *Sim {
 	cfg = cfg.WithDefaults()
-	return &Sim{sale: sale, cfg: cfg, limits: simwire.NewLimits(cfg.RatePerSecond, cfg.Burst), expiry: map[string]time.Time{}}
+	s := &Sim{sale: sale, cfg: cfg, limits: simwire.NewLimits(cfg.RatePerSecond, cfg.Burst), expiry: map[string]time.Time{}}
+	// Notification ids are unique across fakes and runs, as TikTok's are:
+	// a receiver that keeps its data must not take a new run's webhook
+	// for one it has seen.
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	s.seq.Store(binary.BigEndian.Uint64(b[:]) % notificationSpread)
+	return s
 }
 
 // Platform returns order.TikTok.

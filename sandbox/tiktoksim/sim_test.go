@@ -2,6 +2,7 @@ package tiktoksim_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -433,5 +434,31 @@ func TestContextCancellation(t *testing.T) {
 	}
 	if !errors.Is(err, marketplace.ErrRateLimited) {
 		t.Errorf("the last failure (429) is not kept in %v", err)
+	}
+}
+
+// TestNotificationIDsUniqueAcrossFakes: two fakes (two runs against one
+// receiver) never reuse a tts_notification_id, which receivers key on.
+func TestNotificationIDsUniqueAcrossFakes(t *testing.T) {
+	t.Parallel()
+	ids := map[string]bool{}
+	for range 2 {
+		b := setup(t, tiktoksim.Config{}, nil)
+		o := sandbox.Order{Platform: order.TikTok, ShopID: shopID, OrderID: "576486316948490001", Status: "UNPAID",
+			CreateTime: b.clock.Now(), UpdateTime: b.clock.Now(), Currency: "IDR"}
+		pushes, err := b.sim.Pushes(sandbox.Change{Kind: order.KindStatus, Order: o})
+		if err != nil || len(pushes) == 0 {
+			t.Fatalf("pushes: %v %v", pushes, err)
+		}
+		var env struct {
+			ID string `json:"tts_notification_id"`
+		}
+		if err := json.Unmarshal(pushes[0].Body, &env); err != nil || len(env.ID) != 19 {
+			t.Fatalf("notification id %q: %v", env.ID, err)
+		}
+		if ids[env.ID] {
+			t.Fatalf("notification id %s reused by a second fake", env.ID)
+		}
+		ids[env.ID] = true
 	}
 }
