@@ -109,19 +109,6 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// count is how many requests the fake of p served on path ("" for all).
-func (r *rig) count(p order.Platform, path string) int64 {
-	var total int64
-	r.calls.Range(func(k, v any) bool {
-		key := k.(string)
-		if key == string(p)+path || (path == "" && len(key) > len(p) && key[:len(p)] == string(p)) {
-			total += v.(*atomic.Int64).Load()
-		}
-		return true
-	})
-	return total
-}
-
 // connect stores sh as a connected shop with a fresh token.
 func (r *rig) connect(t *testing.T, sh sandbox.Shop, state shop.State) shop.Connection {
 	t.Helper()

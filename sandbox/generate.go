@@ -126,11 +126,11 @@ func (s *Script) Apply() {
 func TestApp(p order.Platform) App {
 	switch p {
 	case order.Shopee:
-		return App{Key: "2001887", Secret: "sandbox-shopee-partner-key-NOT-SECRET", PushKey: "sandbox-shopee-push-key-NOT-SECRET"}
+		return App{Key: "2001887", Secret: "sandbox-shopee-partner-key-NOT-SECRET", PushKey: "sandbox-shopee-push-key-NOT-SECRET"} //nolint:gosec // G101: the sandbox's published test credentials
 	case order.Lazada:
 		return App{Key: "100001", Secret: "sandbox-lazada-app-secret-NOT-SECRET"}
 	case order.TikTok:
-		return App{Key: "6sandboxtts01", Secret: "sandbox-tiktok-app-secret-NOT-SECRET"}
+		return App{Key: "6sandboxtts01", Secret: "sandbox-tiktok-app-secret-NOT-SECRET"} //nolint:gosec // G101: the sandbox's published test credentials
 	}
 	return App{}
 }

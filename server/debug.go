@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,7 @@ func (s *Server) startDebug() error {
 	if s.cfg.DebugAddr == "" {
 		return nil
 	}
-	l, err := net.Listen("tcp", s.cfg.DebugAddr)
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.cfg.DebugAddr)
 	if err != nil {
 		return fmt.Errorf("server: debug_addr: %w", err)
 	}

@@ -235,11 +235,14 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 		_ = p.Stop(context.Background())
 		return nil, err
 	}
-	go p.loop()
+	go p.loop(context.WithoutCancel(ctx))
 	return p, nil
 }
 
-func (p *partitioned) loop() {
+// loop runs a round every LeaseTTL/4 until Stop. ctx carries the values
+// of Subscribe's context, not its cancellation: the subscription outlives
+// the call that started it.
+func (p *partitioned) loop(ctx context.Context) {
 	defer close(p.done)
 	t := time.NewTicker(p.bus.cfg.LeaseTTL / 4)
 	defer t.Stop()
@@ -248,8 +251,8 @@ func (p *partitioned) loop() {
 		case <-p.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), p.bus.cfg.LeaseTTL/4)
-			if err := p.round(ctx); err != nil {
+			rctx, cancel := context.WithTimeout(ctx, p.bus.cfg.LeaseTTL/4)
+			if err := p.round(rctx); err != nil {
 				p.log.Warn("partition round", "err", err)
 			}
 			cancel()

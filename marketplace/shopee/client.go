@@ -32,8 +32,8 @@ const (
 
 // API paths the Client calls. They are part of the signature base string.
 const (
-	PathTokenGet           = "/api/v2/auth/token/get"
-	PathAccessTokenGet     = "/api/v2/auth/access_token/get"
+	PathTokenGet           = "/api/v2/auth/token/get"        //nolint:gosec // G101: a URL path, not a credential
+	PathAccessTokenGet     = "/api/v2/auth/access_token/get" //nolint:gosec // G101: a URL path, not a credential
 	PathOrderDetail        = "/api/v2/order/get_order_detail"
 	PathOrderList          = "/api/v2/order/get_order_list"
 	PathPackageDetail      = "/api/v2/order/get_package_detail"
@@ -474,7 +474,7 @@ func (c *Client) call(ctx context.Context, method, path string, shop *marketplac
 		if payload != nil {
 			r = bytes.NewReader(payload)
 		}
-		req, err := http.NewRequest(method, c.base+path+"?"+q.Encode(), r)
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path+"?"+q.Encode(), r)
 		if err != nil {
 			return nil, errors.New("building request failed")
 		}

@@ -51,8 +51,8 @@ type apiEnvelope struct {
 // when it reports none (or is not a JSON object at all).
 func envelopeError(status int, body []byte) error {
 	var env apiEnvelope
-	if err := json.Unmarshal(body, &env); err != nil || env.Error == "" {
-		return nil
+	if !decodes(body, &env) || env.Error == "" {
+		return nil // no error envelope (a body that is not JSON is judged by its status)
 	}
 	return &marketplace.APIError{
 		Platform: order.Shopee, Status: status, Code: clip(env.Error, maxMessageInError),
@@ -507,3 +507,6 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// decodes reports whether body is JSON that decodes into v.
+func decodes(body []byte, v any) bool { return json.Unmarshal(body, v) == nil }

@@ -54,7 +54,7 @@ func (l *Limiters) Wait(ctx context.Context, key string) error {
 		}
 		// The limiter refuses at once when ctx's deadline comes before the
 		// next token: that is the deadline, as callers match it.
-		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return nil
 }
