@@ -14,7 +14,6 @@ package tiktoksim
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -100,7 +99,7 @@ func New(sale *sandbox.Sale, cfg Config) *Sim {
 	// a receiver that keeps its data must not take a new run's webhook
 	// for one it has seen.
 	var b [8]byte
-	_, _ = crand.Read(b[:])
+	_, _ = rand.Read(b[:])
 	s.seq.Store(binary.BigEndian.Uint64(b[:]) % notificationSpread)
 	return s
 }
