@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,9 +36,12 @@ import (
 //   - every worker running the subscription heartbeats a member key
 //     ("m.<stream>.<subscription>.<worker>") in the bucket, which expires
 //     LeaseTTL after the last heartbeat;
-//   - from the live members, every worker computes the same desired owner
-//     of each partition (rendezvous hashing), so partitions spread evenly
-//     and move as little as possible when a worker joins or leaves;
+//   - from the live members each worker computes its fair share (the
+//     partitions over the workers, rounded up): a worker holding more
+//     hands the surplus over, a worker holding less claims free
+//     partitions. Ownership is sticky: nothing moves but to even out the
+//     shares (a standby on a one-partition topic takes nothing from a live
+//     owner), and rendezvous hashing picks which partitions move;
 //   - a worker processes a partition only while it holds its lease
 //     ("l.<stream>.<subscription>.<partition>", created with Create: first writer
 //     wins), renewed with compare-and-set every LeaseTTL/4. A worker that
@@ -162,19 +167,12 @@ func (b *Bus) leases(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-// owner is the rendezvous-hash owner of partition p among members.
-func owner(members []string, sub string, p int) string {
-	var best string
-	var bestScore uint64
-	for _, m := range members {
-		// SHA-256, not FNV: rendezvous hashing needs scores that do not
-		// keep their order across partitions for similar worker names.
-		sum := sha256.Sum256([]byte(m + "/" + sub + "/" + strconv.Itoa(p)))
-		if s := binary.BigEndian.Uint64(sum[:8]); best == "" || s > bestScore || (s == bestScore && m < best) {
-			best, bestScore = m, s
-		}
-	}
-	return best
+// score is worker m's rendezvous-hash score for partition p of
+// subscription sub. SHA-256, not FNV: scores must not keep their order
+// across partitions for similar worker names.
+func score(m, sub string, p int) uint64 {
+	sum := sha256.Sum256([]byte(m + "/" + sub + "/" + strconv.Itoa(p)))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // owned is a partition this worker holds.
@@ -231,7 +229,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 	p := &partitioned{bus: b, cfg: cfg, h: h, kv: kv, owned: map[int]*owned{},
 		log:  b.cfg.Logger.With("subscription", cfg.Name, "worker", b.cfg.WorkerID),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if err := p.round(ctx); err != nil {
+	if err := p.start(ctx); err != nil {
 		_ = p.Stop(context.Background())
 		return nil, err
 	}
@@ -242,6 +240,30 @@ func (b *Bus) Subscribe(ctx context.Context, cfg bus.SubscriptionConfig, h bus.H
 // loop runs a round every LeaseTTL/4 until Stop. ctx carries the values
 // of Subscribe's context, not its cancellation: the subscription outlives
 // the call that started it.
+// start takes back this worker's leases from before a restart, and, on a
+// partitioned topic, announces the worker and waits one round before
+// claiming (up to a second), so that workers started together see each other and each
+// claims only its share instead of the first one claiming everything and
+// handing most of it over again.
+func (p *partitioned) start(ctx context.Context) error {
+	if err := p.retake(ctx); err != nil {
+		return err
+	}
+	if p.bus.cfg.Partitions > 1 {
+		if _, err := p.kv.Put(ctx, p.memberKey(), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+			return fmt.Errorf("heartbeat: %w", err)
+		}
+		t := time.NewTimer(min(p.bus.cfg.LeaseTTL/4, time.Second))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	return p.round(ctx)
+}
+
 func (p *partitioned) loop(ctx context.Context) {
 	defer close(p.done)
 	t := time.NewTicker(p.bus.cfg.LeaseTTL / 4)
@@ -260,8 +282,14 @@ func (p *partitioned) loop(ctx context.Context) {
 	}
 }
 
-// round heartbeats, renews the leases held, gives up partitions that
-// belong to another live worker, and claims free ones that belong here.
+// round heartbeats, renews the leases held, and balances: a worker holding
+// more than its fair share (the partitions over the live workers, rounded
+// up) hands the surplus over, and a worker holding less claims free
+// partitions. Ownership is sticky: a partition moves only to even out the
+// shares, so a standby joining a single-partition topic takes nothing, and
+// a worker joining a partitioned one takes only its share. Among the
+// partitions to give up or take, rendezvous hashing picks, so the
+// assignment drifts toward the same layout whatever the joining order.
 func (p *partitioned) round(ctx context.Context) error {
 	b := p.bus
 	me := b.cfg.WorkerID
@@ -277,24 +305,90 @@ func (p *partitioned) round(ctx context.Context) error {
 	if !slices.Contains(members, me) {
 		members = append(members, me)
 	}
-	var errs []error
-	for part := range b.cfg.Partitions {
-		want := owner(members, p.cfg.Name, part) == me
-		p.mu.Lock()
-		o, have := p.owned[part]
-		closed := p.closed
+	n := b.cfg.Partitions
+	fair := (n + len(members) - 1) / len(members)
+	p.mu.Lock()
+	if p.closed {
 		p.mu.Unlock()
-		if closed {
-			return nil
+		return nil
+	}
+	held := make(map[int]*owned, len(p.owned))
+	for part, o := range p.owned {
+		held[part] = o
+	}
+	p.mu.Unlock()
+
+	var errs []error
+	for part, o := range held {
+		if err := p.renew(ctx, part, o); err != nil {
+			errs = append(errs, err)
+			delete(held, part)
 		}
-		switch {
-		case have && want:
-			errs = append(errs, p.renew(ctx, part, o))
-		case have && !want:
-			errs = append(errs, p.release(ctx, part, o, "another worker joined"))
-		case !have && want:
-			errs = append(errs, p.claim(ctx, part))
+	}
+	// My partitions in the order I would give them up: lowest score first.
+	mine := slices.Collect(maps.Keys(held))
+	slices.SortFunc(mine, func(x, y int) int { return cmp.Compare(score(me, p.cfg.Name, x), score(me, p.cfg.Name, y)) })
+	for len(mine) > fair {
+		part := mine[0]
+		mine = mine[1:]
+		errs = append(errs, p.release(ctx, part, held[part], "evening out the shares"))
+	}
+	if len(mine) < fair {
+		free, err := p.free(ctx)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
 		}
+		slices.SortFunc(free, func(x, y int) int { return cmp.Compare(score(me, p.cfg.Name, y), score(me, p.cfg.Name, x)) })
+		for _, part := range free {
+			if len(mine) >= fair {
+				break
+			}
+			ok, err := p.claim(ctx, part)
+			errs = append(errs, err)
+			if ok {
+				mine = append(mine, part)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// free lists the partitions that no worker holds a lease for.
+func (p *partitioned) free(ctx context.Context) ([]int, error) {
+	taken := map[int]bool{}
+	prefix := leasePrefix + p.bus.cfg.Stream + "." + p.cfg.Name + "."
+	lister, err := p.kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, fmt.Errorf("leases: %w", err)
+	}
+	if err == nil {
+		for k := range lister.Keys() {
+			if part, err := strconv.Atoi(strings.TrimPrefix(k, prefix)); err == nil {
+				taken[part] = true
+			}
+		}
+	}
+	var out []int
+	for part := range p.bus.cfg.Partitions {
+		if !taken[part] {
+			out = append(out, part)
+		}
+	}
+	return out, nil
+}
+
+// retake claims, at start, the partitions whose leases this worker still
+// holds from before a restart (same worker id), whatever the shares: the
+// next rounds even them out.
+func (p *partitioned) retake(ctx context.Context) error {
+	var errs []error
+	for part := range p.bus.cfg.Partitions {
+		e, err := p.kv.Get(ctx, p.leaseKey(part))
+		if err != nil || string(e.Value()) != p.bus.cfg.WorkerID {
+			continue
+		}
+		_, err = p.claim(ctx, part)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -326,8 +420,9 @@ func (p *partitioned) memberKey() string {
 }
 
 // claim takes partition part if its lease is free (or still ours from a
-// previous run of this worker) and starts consuming it.
-func (p *partitioned) claim(ctx context.Context, part int) error {
+// previous run of this worker) and starts consuming it. It reports whether
+// it did.
+func (p *partitioned) claim(ctx context.Context, part int) (bool, error) {
 	me := []byte(p.bus.cfg.WorkerID)
 	key := p.leaseKey(part)
 	sent := time.Now()
@@ -339,33 +434,33 @@ func (p *partitioned) claim(ctx context.Context, part int) error {
 			// Our own lease from before a restart of this worker.
 			rev, err = p.kv.Update(ctx, key, me, e.Revision())
 		case gerr == nil:
-			return nil // held by another worker: it lets go when it sees us, or expires
+			return false, nil // held by another worker
 		case errors.Is(gerr, jetstream.ErrKeyNotFound):
-			return nil // expired just now: next round
+			return false, nil // expired just now: next round
 		default:
-			return fmt.Errorf("lease %s: %w", key, gerr)
+			return false, fmt.Errorf("lease %s: %w", key, gerr)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("claim %s: %w", key, err)
+		return false, fmt.Errorf("claim %s: %w", key, err)
 	}
 	s, err := p.bus.subscribe(ctx, p.partCfg(), p.h, part, p.onGap(part))
 	if err != nil {
 		_ = p.kv.Delete(context.Background(), key, jetstream.LastRevision(rev))
-		return err
+		return false, err
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		_ = s.Stop(context.Background())
 		_ = p.kv.Delete(context.Background(), key, jetstream.LastRevision(rev))
-		return nil
+		return false, nil
 	}
 	p.owned[part] = &owned{sub: s, rev: rev, renewedAt: sent}
 	p.handovers++
 	p.mu.Unlock()
 	p.log.Info("partition claimed", "partition", part)
-	return nil
+	return true, nil
 }
 
 // partCfg is the configuration of one partition's subscription: the

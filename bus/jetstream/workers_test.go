@@ -408,3 +408,41 @@ func TestRestartedWorkerTakesBackItsLeases(t *testing.T) {
 		t.Fatal("the restarted worker did not take back its leases at once")
 	}
 }
+
+// TestStandbyTakesNothing: on a single-partition topic a second worker is
+// a hot standby: it takes nothing from the live owner (no hand-over, no
+// replay from the ack floor), and takes over when the owner stops.
+func TestStandbyTakesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEmbedded(t)
+	connect := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(e.Server))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	cfg := js.Config{LeaseTTL: 2 * time.Second}
+	s := newStorm()
+	// Named so that rendezvous hashing alone would move the partition to
+	// the standby ("backup" outscores "active" on partition 0).
+	active := startWorker(t, connect(), cfg, "active", s)
+	standby := startWorker(t, connect(), cfg, "backup", s)
+	for range 6 { // three rounds of each
+		time.Sleep(250 * time.Millisecond)
+		if a, b := active.owned(), standby.owned(); len(a) != 1 || len(b) != 0 {
+			t.Fatalf("active holds %v, standby %v: the standby took the partition", a, b)
+		}
+	}
+	if err := active.sub.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(standby.owned()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the standby did not take over after the owner stopped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
