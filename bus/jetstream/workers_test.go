@@ -225,14 +225,7 @@ func (s *storm) check(t *testing.T) {
 func TestWorkersShareSubscription(t *testing.T) {
 	t.Parallel()
 	e := newEmbedded(t)
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(e.Server))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := func() *nats.Conn { return connectTo(t, e) }
 	const partitions = 8
 	cfg := js.Config{Partitions: partitions, LeaseTTL: 2 * time.Second}
 	s := newStorm()
@@ -384,14 +377,7 @@ func TestOneSubscriptionNamePerProcess(t *testing.T) {
 func TestRestartedWorkerTakesBackItsLeases(t *testing.T) {
 	t.Parallel()
 	e := newEmbedded(t)
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(e.Server))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := func() *nats.Conn { return connectTo(t, e) }
 	cfg := js.Config{Partitions: 4, LeaseTTL: time.Minute}
 	s := newStorm()
 	w := startWorker(t, connect(), cfg, "same", s)
@@ -415,14 +401,7 @@ func TestRestartedWorkerTakesBackItsLeases(t *testing.T) {
 func TestStandbyTakesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEmbedded(t)
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(e.Server))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := func() *nats.Conn { return connectTo(t, e) }
 	cfg := js.Config{LeaseTTL: 2 * time.Second}
 	s := newStorm()
 	// Named so that rendezvous hashing alone would move the partition to
@@ -445,4 +424,16 @@ func TestStandbyTakesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// connectTo opens another in-process connection to e (one per worker
+// instance), closed at the end of the test.
+func connectTo(t *testing.T, e *js.Embedded) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(e.Server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
