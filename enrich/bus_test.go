@@ -33,7 +33,7 @@ func TestSubscriptionRetriesUntilVisible(t *testing.T) {
 	}
 	sh := f.shopeeShop(t, shop.Connected)
 	k := f.putShopee(sh, "250601SUB")
-	f.sale.Update(k, func(o *sandbox.Order) { o.VisibleAt = f.clock.Now().Add(time.Minute) })
+	f.Sale.Update(k, func(o *sandbox.Order) { o.VisibleAt = f.Clock.Now().Add(time.Minute) })
 	sub, err := b.Subscribe(ctx, bus.SubscriptionConfig{Name: enrich.Name, Filter: enrich.Filter,
 		MaxAttempts: 1000, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, f.en.Handle)
 	if err != nil {
@@ -45,13 +45,13 @@ func TestSubscriptionRetriesUntilVisible(t *testing.T) {
 	if _, err := b.Publish(ctx, bus.Message{ID: ev.Key, Subject: "shopee.order", Group: ev.Group(), Data: data}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "three not-visible attempts", func() bool { return f.count(order.Shopee, shopee.PathOrderDetail) >= 3 })
-	if _, err := f.store.Get(ctx, k); err == nil {
+	waitFor(t, "three not-visible attempts", func() bool { return f.Count(order.Shopee, shopee.PathOrderDetail) >= 3 })
+	if _, err := f.Store.Get(ctx, k); err == nil {
 		t.Fatal("order stored before it was visible")
 	}
-	f.clock.Advance(2 * time.Minute)
+	f.Clock.Advance(2 * time.Minute)
 	waitFor(t, "the detail", func() bool {
-		o, err := f.store.Get(ctx, k)
+		o, err := f.Store.Get(ctx, k)
 		return err == nil && o.Detail != nil
 	})
 	if st := sub.Stats(ctx); st.DeadLettered != 0 || st.Retries < 3 {

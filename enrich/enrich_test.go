@@ -46,8 +46,8 @@ func setup(t *testing.T) *fixture {
 	}
 	t.Cleanup(f.cache.Close)
 	f.en, err = enrich.New(enrich.Config{
-		Clients: f.clients, Shops: f.shops, Details: f.store, Cache: f.cache,
-		Now: f.clock.Now, Registerer: f.reg,
+		Clients: f.Clients, Shops: f.Shops, Details: f.Store, Cache: f.cache,
+		Now: f.Clock.Now, Registerer: f.reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,27 +65,27 @@ func (f *fixture) delivery(t *testing.T, e order.Event) *bus.Delivery {
 	}
 	return &bus.Delivery{
 		Message: bus.Message{ID: e.Key, Subject: string(e.Platform) + ".order", Group: e.Group(), Data: data},
-		Seq:     f.seq.Add(1), Attempt: 1, Published: f.clock.Now(),
+		Seq:     f.seq.Add(1), Attempt: 1, Published: f.Clock.Now(),
 	}
 }
 
 // statusEvent is a status push for the sale's order k as it is now.
 func (f *fixture) statusEvent(t *testing.T, k order.Key) order.Event {
 	t.Helper()
-	o, ok := f.sale.Truth(k)
+	o, ok := f.Sale.Truth(k)
 	if !ok {
 		t.Fatalf("no order %v in the sale", k)
 	}
 	return order.Event{Platform: k.Platform, ShopID: k.ShopID, OrderID: k.OrderID, Kind: order.KindStatus,
 		PushType: "3", PlatformStatus: o.Status, Status: sandbox.MapStatus(k.Platform, o.Status),
-		UpdateTime: o.UpdateTime, Key: "test:" + k.OrderID + ":" + o.UpdateTime.String(), ReceivedAt: f.clock.Now(),
+		UpdateTime: o.UpdateTime, Key: "test:" + k.OrderID + ":" + o.UpdateTime.String(), ReceivedAt: f.Clock.Now(),
 		Payload: []byte(`{}`)}
 }
 
 // putShopee stores a Shopee order of the shop in the sale, updated now.
 func (f *fixture) putShopee(sh sandbox.Shop, id string) order.Key {
-	now := f.clock.Now().Truncate(time.Second)
-	f.sale.Put(sandbox.Order{
+	now := f.Clock.Now().Truncate(time.Second)
+	f.Sale.Put(sandbox.Order{
 		Platform: order.Shopee, ShopID: sh.ShopID, OrderID: id, Status: "READY_TO_SHIP",
 		CreateTime: now.Add(-time.Hour), UpdateTime: now, Currency: "SGD", ShippingFee: "2.5",
 		Buyer:    order.Buyer{ID: "9001", Username: "buyer"},
@@ -102,8 +102,8 @@ func (f *fixture) putShopee(sh sandbox.Shop, id string) order.Key {
 func (f *fixture) shopeeShop(t *testing.T, state shop.State) sandbox.Shop {
 	t.Helper()
 	sh := sandbox.Shop{Platform: order.Shopee, ShopID: "14701711", Region: "SG"}
-	f.sale.AddShop(sh)
-	f.connect(t, sh, state)
+	f.Sale.AddShop(sh)
+	f.Connect(t, sh, state)
 	return sh
 }
 
@@ -115,16 +115,16 @@ func TestConvergesToTruth(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	script := sandbox.Generate(f.sale, sandbox.Spec{Orders: 24, ShopsPerPlatform: 1, LagRatio: -1, Start: f.clock.Now(),
+	script := sandbox.Generate(f.Sale, sandbox.Spec{Orders: 24, ShopsPerPlatform: 1, LagRatio: -1, Start: f.Clock.Now(),
 		Span: 30 * time.Minute}, rand.New(rand.NewPCG(3, 4)))
 	script.Apply()
-	f.clock.Set(script.End.Add(time.Minute))
+	f.Clock.Set(script.End.Add(time.Minute))
 	for _, p := range order.Platforms {
-		for _, sh := range f.sale.Shops(p) {
-			f.connect(t, sh, shop.Connected)
+		for _, sh := range f.Sale.Shops(p) {
+			f.Connect(t, sh, shop.Connected)
 		}
 	}
-	sims := map[order.Platform]sandbox.Marketplace{order.Shopee: f.shopee, order.Lazada: f.lazada, order.TikTok: f.tiktok}
+	sims := map[order.Platform]sandbox.Marketplace{order.Shopee: f.Shopee, order.Lazada: f.Lazada, order.TikTok: f.TikTok}
 	linePushes := 0
 	for _, st := range script.Steps {
 		p := st.Change.Order.Platform
@@ -133,7 +133,7 @@ func TestConvergesToTruth(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, push := range pushes {
-			ev, err := parsers[p](push.Body, f.clock.Now())
+			ev, err := parsers[p](push.Body, f.Clock.Now())
 			if err != nil {
 				t.Fatalf("%s push: %v", p, err)
 			}
@@ -143,7 +143,7 @@ func TestConvergesToTruth(t *testing.T) {
 			if p == order.Lazada && ev.PushType == "0" {
 				linePushes++
 			}
-			if _, err := f.store.Apply(ctx, &ev); err != nil {
+			if _, err := f.Store.Apply(ctx, &ev); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.en.Handle(ctx, f.delivery(t, ev)); err != nil {
@@ -154,17 +154,17 @@ func TestConvergesToTruth(t *testing.T) {
 	if linePushes == 0 {
 		t.Fatal("no Lazada per-line pushes in the sale")
 	}
-	want := sandbox.Expected(f.sale)
+	want := sandbox.Expected(f.Sale)
 	got := make([]order.Order, 0, len(want))
 	for _, w := range want {
-		o, err := f.store.Get(ctx, w.Key)
+		o, err := f.Store.Get(ctx, w.Key)
 		if err != nil {
 			t.Fatalf("%v: %v", w.Key, err)
 		}
 		if o.Detail == nil {
 			t.Fatalf("%v: not enriched", w.Key)
 		}
-		truth, _ := f.sale.Truth(w.Key)
+		truth, _ := f.Sale.Truth(w.Key)
 		if o.Detail.Address == nil && truth.Address.Line != "" && w.Key.Platform != order.TikTok {
 			t.Errorf("%v: no address, want %q", w.Key, truth.Address.Line)
 		}
@@ -193,7 +193,7 @@ func TestNotVisibleYetIsRetried(t *testing.T) {
 	ctx := context.Background()
 	sh := f.shopeeShop(t, shop.Connected)
 	k := f.putShopee(sh, "250601LAG")
-	f.sale.Update(k, func(o *sandbox.Order) { o.VisibleAt = f.clock.Now().Add(2 * time.Minute) })
+	f.Sale.Update(k, func(o *sandbox.Order) { o.VisibleAt = f.Clock.Now().Add(2 * time.Minute) })
 	d := f.delivery(t, f.statusEvent(t, k))
 	for range 3 {
 		err := f.en.Handle(ctx, d)
@@ -202,17 +202,17 @@ func TestNotVisibleYetIsRetried(t *testing.T) {
 		}
 		d.Attempt++
 	}
-	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 3 {
+	if n := f.Count(order.Shopee, shopee.PathOrderDetail); n != 3 {
 		t.Fatalf("%d detail calls for 3 attempts, want 3 (a not-found answer must not stick in the cache)", n)
 	}
-	if _, err := f.store.Get(ctx, k); !errors.Is(err, order.ErrNotFound) {
+	if _, err := f.Store.Get(ctx, k); !errors.Is(err, order.ErrNotFound) {
 		t.Fatalf("order stored before it was visible: %v", err)
 	}
-	f.clock.Advance(3 * time.Minute)
+	f.Clock.Advance(3 * time.Minute)
 	if err := f.en.Handle(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	o, err := f.store.Get(ctx, k)
+	o, err := f.Store.Get(ctx, k)
 	if err != nil || o.Detail == nil {
 		t.Fatalf("after visible: %v, detail %v", err, o.Detail)
 	}
@@ -236,7 +236,7 @@ func TestNewEventInvalidates(t *testing.T) {
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 1 {
+	if n := f.Count(order.Shopee, shopee.PathOrderDetail); n != 1 {
 		t.Fatalf("%d detail calls, want 1", n)
 	}
 	// Warm: the cache answers without loading.
@@ -247,15 +247,15 @@ func TestNewEventInvalidates(t *testing.T) {
 	if err != nil || d.Status != "READY_TO_SHIP" {
 		t.Fatalf("cached %+v, %v", d, err)
 	}
-	f.clock.Advance(time.Minute)
-	f.sale.Update(k, func(o *sandbox.Order) { o.Status, o.UpdateTime = "SHIPPED", f.clock.Now().Truncate(time.Second) })
+	f.Clock.Advance(time.Minute)
+	f.Sale.Update(k, func(o *sandbox.Order) { o.Status, o.UpdateTime = "SHIPPED", f.Clock.Now().Truncate(time.Second) })
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 2 {
+	if n := f.Count(order.Shopee, shopee.PathOrderDetail); n != 2 {
 		t.Fatalf("%d detail calls after the second event, want 2 (invalidated and reloaded)", n)
 	}
-	o, err := f.store.Get(ctx, k)
+	o, err := f.Store.Get(ctx, k)
 	if err != nil || o.Detail.Status != "SHIPPED" || o.Status != order.StatusShipped {
 		t.Fatalf("after the second event: %v %+v", err, o)
 	}
@@ -273,16 +273,16 @@ func TestSkipsWithoutAPICalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := sandbox.Shop{Platform: order.Shopee, ShopID: "999", Region: "SG"}
-	f.sale.AddShop(other)
+	f.Sale.AddShop(other)
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, f.putShopee(other, "250601UNK")))); err != nil {
 		t.Fatal(err)
 	}
-	noClient, err := enrich.New(enrich.Config{Shops: f.shops, Details: f.store})
+	noClient, err := enrich.New(enrich.Config{Shops: f.Shops, Details: f.Store})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer noClient.Close()
-	f.connect(t, other, shop.Connected)
+	f.Connect(t, other, shop.Connected)
 	if err := noClient.Handle(ctx, f.delivery(t, f.statusEvent(t, order.Key{Platform: order.Shopee, ShopID: "999", OrderID: "250601UNK"}))); err != nil {
 		t.Fatal(err)
 	}
@@ -290,10 +290,10 @@ func TestSkipsWithoutAPICalls(t *testing.T) {
 	if err := f.en.Handle(ctx, f.delivery(t, notice)); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, ""); n != 0 {
+	if n := f.Count(order.Shopee, ""); n != 0 {
 		t.Fatalf("%d API calls, want none", n)
 	}
-	if _, err := f.store.Get(ctx, k); !errors.Is(err, order.ErrNotFound) {
+	if _, err := f.Store.Get(ctx, k); !errors.Is(err, order.ErrNotFound) {
 		t.Fatalf("skipped order stored: %v", err)
 	}
 	if n := metric(t, f.reg, "orderlane_enrich_events_total", "outcome", "not_connected"); n != 2 {
@@ -308,23 +308,23 @@ func TestExpiredTokenRefreshed(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	sh := f.shopeeShop(t, shop.Connected)
-	before, _ := f.shops.Get(ctx, order.Shopee, sh.ShopID)
-	f.clock.Set(before.Token.AccessExpiresAt.Add(time.Minute))
+	before, _ := f.Shops.Get(ctx, order.Shopee, sh.ShopID)
+	f.Clock.Set(before.Token.AccessExpiresAt.Add(time.Minute))
 	k := f.putShopee(sh, "250601EXP")
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatal(err)
 	}
-	after, err := f.shops.Get(ctx, order.Shopee, sh.ShopID)
+	after, err := f.Shops.Get(ctx, order.Shopee, sh.ShopID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Token.AccessToken == before.Token.AccessToken || !after.Token.AccessExpiresAt.After(f.clock.Now()) || after.State != shop.Connected {
+	if after.Token.AccessToken == before.Token.AccessToken || !after.Token.AccessExpiresAt.After(f.Clock.Now()) || after.State != shop.Connected {
 		t.Fatalf("token not refreshed: %v -> %v (%s)", before.Token, after.Token, after.State)
 	}
-	if n := f.count(order.Shopee, shopee.PathAccessTokenGet); n != 1 {
+	if n := f.Count(order.Shopee, shopee.PathAccessTokenGet); n != 1 {
 		t.Fatalf("%d refresh calls, want 1", n)
 	}
-	if o, err := f.store.Get(ctx, k); err != nil || o.Detail == nil {
+	if o, err := f.Store.Get(ctx, k); err != nil || o.Detail == nil {
 		t.Fatalf("not enriched after refresh: %v", err)
 	}
 }
@@ -337,7 +337,7 @@ func TestRefusedRefreshExpiresShop(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	sh := f.shopeeShop(t, shop.Connected)
-	if _, err := f.shops.Update(ctx, order.Shopee, sh.ShopID, func(c *shop.Connection) error {
+	if _, err := f.Shops.Update(ctx, order.Shopee, sh.ShopID, func(c *shop.Connection) error {
 		c.Token.AccessToken, c.Token.RefreshToken = "revoked-access", "revoked-refresh"
 		return nil
 	}); err != nil {
@@ -347,7 +347,7 @@ func TestRefusedRefreshExpiresShop(t *testing.T) {
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatalf("handle: %v, want nil", err)
 	}
-	c, err := f.shops.Get(ctx, order.Shopee, sh.ShopID)
+	c, err := f.Shops.Get(ctx, order.Shopee, sh.ShopID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,11 +355,11 @@ func TestRefusedRefreshExpiresShop(t *testing.T) {
 		t.Fatalf("state %s, last error %q", c.State, c.LastError)
 	}
 	// Expired: the next event costs nothing.
-	calls := f.count(order.Shopee, "")
+	calls := f.Count(order.Shopee, "")
 	if err := f.en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, ""); n != calls {
+	if n := f.Count(order.Shopee, ""); n != calls {
 		t.Fatalf("%d API calls for an expired shop", n-calls)
 	}
 }
@@ -404,7 +404,7 @@ func TestStatusAlreadyStoredSkipsFetch(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	en, err := enrich.New(enrich.Config{Clients: f.clients, Shops: f.shops, Details: f.store, Orders: f.store, Now: f.clock.Now})
+	en, err := enrich.New(enrich.Config{Clients: f.Clients, Shops: f.Shops, Details: f.Store, Orders: f.Store, Now: f.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,15 +419,15 @@ func TestStatusAlreadyStoredSkipsFetch(t *testing.T) {
 	if err := en.Handle(ctx, f.delivery(t, ev)); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 1 {
+	if n := f.Count(order.Shopee, shopee.PathOrderDetail); n != 1 {
 		t.Fatalf("%d detail calls, want 1 (the second event said nothing new)", n)
 	}
-	f.clock.Advance(time.Minute)
-	f.sale.Update(k, func(o *sandbox.Order) { o.Status, o.UpdateTime = "SHIPPED", f.clock.Now().Truncate(time.Second) })
+	f.Clock.Advance(time.Minute)
+	f.Sale.Update(k, func(o *sandbox.Order) { o.Status, o.UpdateTime = "SHIPPED", f.Clock.Now().Truncate(time.Second) })
 	if err := en.Handle(ctx, f.delivery(t, f.statusEvent(t, k))); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count(order.Shopee, shopee.PathOrderDetail); n != 2 {
+	if n := f.Count(order.Shopee, shopee.PathOrderDetail); n != 2 {
 		t.Fatalf("%d detail calls, want 2 (a newer status fetches)", n)
 	}
 }

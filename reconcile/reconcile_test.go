@@ -84,7 +84,7 @@ func setup(t *testing.T) *fixture {
 	}
 	f.pub = &recorder{bus: f.bus}
 	f.rec, err = reconcile.New(reconcile.Config{
-		Clients: f.clients, Shops: f.shops, Publisher: f.pub, Now: f.clock.Now, Registerer: f.reg,
+		Clients: f.Clients, Shops: f.Shops, Publisher: f.pub, Now: f.Clock.Now, Registerer: f.reg,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -99,7 +99,7 @@ func (f *fixture) subscribe(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	en, err := enrich.New(enrich.Config{Clients: f.clients, Shops: f.shops, Details: f.store, Now: f.clock.Now, Logger: log})
+	en, err := enrich.New(enrich.Config{Clients: f.Clients, Shops: f.Shops, Details: f.Store, Now: f.Clock.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func (f *fixture) subscribe(t *testing.T) {
 		name string
 		h    bus.Handler
 	}{
-		{subscriber.OrdersName, subscriber.NewOrders(f.store, log, nil).Handle},
+		{subscriber.OrdersName, subscriber.NewOrders(f.Store, log, nil).Handle},
 		{enrich.Name, en.Handle},
 	} {
 		sub, err := f.bus.Subscribe(ctx, bus.SubscriptionConfig{Name: s.name, Filter: "*.order",
@@ -127,11 +127,11 @@ func (f *fixture) converge(t *testing.T) {
 	ctx := context.Background()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		want := sandbox.Expected(f.sale)
+		want := sandbox.Expected(f.Sale)
 		var got []order.Order
 		missingDetail := 0
 		for _, w := range want {
-			if o, err := f.store.Get(ctx, w.Key); err == nil {
+			if o, err := f.Store.Get(ctx, w.Key); err == nil {
 				got = append(got, o)
 				if o.Detail == nil {
 					missingDetail++
@@ -154,7 +154,7 @@ func (f *fixture) converge(t *testing.T) {
 
 func (f *fixture) watermark(t *testing.T, p order.Platform, shopID string) time.Time {
 	t.Helper()
-	c, err := f.shops.Get(context.Background(), p, shopID)
+	c, err := f.Shops.Get(context.Background(), p, shopID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +169,14 @@ func TestLostUpdatesFound(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	f.clock.Advance(-3 * time.Hour)
-	script := sandbox.Generate(f.sale, sandbox.Spec{Orders: 18, ShopsPerPlatform: 1, LagRatio: -1, Start: f.clock.Now(),
+	f.Clock.Advance(-3 * time.Hour)
+	script := sandbox.Generate(f.Sale, sandbox.Spec{Orders: 18, ShopsPerPlatform: 1, LagRatio: -1, Start: f.Clock.Now(),
 		Span: 20 * time.Minute}, rand.New(rand.NewPCG(5, 6)))
 	script.Apply()
-	f.clock.Set(script.End.Add(time.Minute))
+	f.Clock.Set(script.End.Add(time.Minute))
 	for _, p := range order.Platforms {
-		for _, sh := range f.sale.Shops(p) {
-			f.connect(t, sh, shop.Connected)
+		for _, sh := range f.Sale.Shops(p) {
+			f.Connect(t, sh, shop.Connected)
 		}
 	}
 	f.subscribe(t)
@@ -185,7 +185,7 @@ func TestLostUpdatesFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := len(f.sale.Orders())
+	total := len(f.Sale.Orders())
 	if got := sum(rep, func(s reconcile.ShopReport) int { return s.Published - s.Duplicates }); got != total || f.pub.count() != total {
 		t.Fatalf("first pass appended %d (%d recorded), want %d: %+v", got, f.pub.count(), total, rep.Shops)
 	}
@@ -204,17 +204,17 @@ func TestLostUpdatesFound(t *testing.T) {
 	f.converge(t)
 
 	// A change whose push is lost: found by the next pass, alone.
-	f.clock.Advance(2 * time.Minute)
-	changed := f.sale.Orders()[0]
+	f.Clock.Advance(2 * time.Minute)
+	changed := f.Sale.Orders()[0]
 	k := order.Key{Platform: changed.Platform, ShopID: changed.ShopID, OrderID: changed.OrderID}
 	newStatus := map[order.Platform]string{order.Shopee: "CANCELLED", order.Lazada: "canceled", order.TikTok: "CANCELLED"}[k.Platform]
-	f.sale.Update(k, func(o *sandbox.Order) {
-		o.Status, o.UpdateTime = newStatus, f.clock.Now().Add(-time.Minute).Truncate(time.Second)
+	f.Sale.Update(k, func(o *sandbox.Order) {
+		o.Status, o.UpdateTime = newStatus, f.Clock.Now().Add(-time.Minute).Truncate(time.Second)
 		for i := range o.Units {
 			o.Units[i].Status = newStatus
 		}
 	})
-	f.clock.Advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 	before := f.pub.count()
 	rep, err = f.rec.Once(ctx)
 	if err != nil {
@@ -224,12 +224,12 @@ func TestLostUpdatesFound(t *testing.T) {
 		t.Fatalf("second pass appended %d, want 1 (the lost change)", n)
 	}
 	f.converge(t)
-	if o, _ := f.store.Get(ctx, k); o.PlatformStatus != newStatus {
+	if o, _ := f.Store.Get(ctx, k); o.PlatformStatus != newStatus {
 		t.Fatalf("changed order: %s, want %s", o.PlatformStatus, newStatus)
 	}
 
 	// Nothing new: everything the window lists is a duplicate.
-	f.clock.Advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 	before = f.pub.count()
 	dupsBefore := metric(t, f.reg, "orderlane_reconcile_duplicates_total", "")
 	rep, err = f.rec.Once(ctx)
@@ -254,19 +254,19 @@ func TestWatermarkOnlyOnSuccess(t *testing.T) {
 	ctx := context.Background()
 	good := sandbox.Shop{Platform: order.Shopee, ShopID: "1001", Region: "SG"}
 	bad := sandbox.Shop{Platform: order.Shopee, ShopID: "1002", Region: "SG"}
-	start := f.clock.Now().Add(-time.Hour)
+	start := f.Clock.Now().Add(-time.Hour)
 	for _, sh := range []sandbox.Shop{good, bad} {
-		f.sale.AddShop(sh)
-		f.connect(t, sh, shop.Connected)
-		if _, err := f.shops.Update(ctx, sh.Platform, sh.ShopID, func(c *shop.Connection) error {
+		f.Sale.AddShop(sh)
+		f.Connect(t, sh, shop.Connected)
+		if _, err := f.Shops.Update(ctx, sh.Platform, sh.ShopID, func(c *shop.Connection) error {
 			c.ReconciledUntil = start
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		putShopee(f.sale, sh, sh.ShopID+"A", f.clock.Now().Add(-10*time.Minute))
+		putShopee(f.Sale, sh, sh.ShopID+"A", f.Clock.Now().Add(-10*time.Minute))
 	}
-	if _, err := f.shops.Update(ctx, order.Shopee, bad.ShopID, func(c *shop.Connection) error {
+	if _, err := f.Shops.Update(ctx, order.Shopee, bad.ShopID, func(c *shop.Connection) error {
 		c.Token.AccessToken = "not-a-token-the-marketplace-issued"
 		return nil
 	}); err != nil {
@@ -287,14 +287,14 @@ func TestWatermarkOnlyOnSuccess(t *testing.T) {
 	}
 
 	// The token is fixed, but the broker refuses the bad shop's events.
-	if _, err := f.shops.Update(ctx, order.Shopee, bad.ShopID, func(c *shop.Connection) error {
-		c.Token = f.sale.IssueToken(order.Shopee, bad.ShopID)
+	if _, err := f.Shops.Update(ctx, order.Shopee, bad.ShopID, func(c *shop.Connection) error {
+		c.Token = f.Sale.IssueToken(order.Shopee, bad.ShopID)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f.pub.setFail(func(m bus.Message) bool { return strings.HasPrefix(m.Group, "shopee:"+bad.ShopID+":") })
-	f.clock.Advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 	if _, err := f.rec.Once(ctx); err == nil {
 		t.Fatal("pass with a failing publish: want an error")
 	}
@@ -303,7 +303,7 @@ func TestWatermarkOnlyOnSuccess(t *testing.T) {
 	}
 
 	f.pub.setFail(nil)
-	f.clock.Advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 	rep, err = f.rec.Once(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -328,15 +328,15 @@ func TestShopeeLostPushes(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	sh := sandbox.Shop{Platform: order.Shopee, ShopID: "1001", Region: "SG"}
-	f.sale.AddShop(sh)
-	f.connect(t, sh, shop.Connected)
-	o := putShopee(f.sale, sh, "250601LOST", f.clock.Now().Add(-time.Minute))
-	pushes, err := f.shopee.Pushes(sandbox.Change{Kind: order.KindStatus, Order: o})
+	f.Sale.AddShop(sh)
+	f.Connect(t, sh, shop.Connected)
+	o := putShopee(f.Sale, sh, "250601LOST", f.Clock.Now().Add(-time.Minute))
+	pushes, err := f.Shopee.Pushes(sandbox.Change{Kind: order.KindStatus, Order: o})
 	if err != nil || len(pushes) == 0 {
 		t.Fatalf("pushes: %v (%d)", err, len(pushes))
 	}
 	for _, p := range pushes {
-		if err := f.shopee.Lose(p); err != nil {
+		if err := f.Shopee.Lose(p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,7 +354,7 @@ func TestShopeeLostPushes(t *testing.T) {
 	if rep.LostPushes != len(pushes) || rep.LostConfirmed == 0 {
 		t.Fatalf("lost pushes published %d (confirmed %d), want %d", rep.LostPushes, rep.LostConfirmed, len(pushes))
 	}
-	page, err := f.clients[order.Shopee].(*shopee.Client).LostPushes(ctx)
+	page, err := f.Clients[order.Shopee].(*shopee.Client).LostPushes(ctx)
 	if err != nil || len(page.Pushes) != 0 {
 		t.Fatalf("queue after the pass: %d pushes, %v", len(page.Pushes), err)
 	}
@@ -368,7 +368,7 @@ func TestShopeeLostPushes(t *testing.T) {
 		}
 		delete(env, "msg_id")
 		body, _ := json.Marshal(env)
-		e, err := shopee.Parse(body, f.clock.Now())
+		e, err := shopee.Parse(body, f.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,9 +393,9 @@ func TestRunStopsWithContext(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	sh := sandbox.Shop{Platform: order.Shopee, ShopID: "1001", Region: "SG"}
-	f.sale.AddShop(sh)
-	f.connect(t, sh, shop.Connected)
-	putShopee(f.sale, sh, "250601RUN", f.clock.Now().Add(-time.Minute))
+	f.Sale.AddShop(sh)
+	f.Connect(t, sh, shop.Connected)
+	putShopee(f.Sale, sh, "250601RUN", f.Clock.Now().Add(-time.Minute))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.rec.Run(ctx) }()
