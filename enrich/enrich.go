@@ -25,10 +25,8 @@ import (
 
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/cache"
+	"github.com/orderlane/orderlane/internal/apiconfig"
 	"github.com/orderlane/orderlane/marketplace"
-	"github.com/orderlane/orderlane/marketplace/lazada"
-	"github.com/orderlane/orderlane/marketplace/shopee"
-	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/shop"
 	"github.com/orderlane/orderlane/subscriber"
@@ -107,17 +105,7 @@ func (c Config) WithDefaults() Config {
 	if c.CacheConfig.Registerer == nil {
 		c.CacheConfig.Registerer = c.Registerer
 	}
-	maps := map[order.Platform]func(string) order.Status{
-		order.Shopee: shopee.MapStatus,
-		order.Lazada: lazada.MapStatus,
-		order.TikTok: tiktok.MapStatus,
-	}
-	for p, f := range c.MapStatus {
-		if f != nil {
-			maps[p] = f
-		}
-	}
-	c.MapStatus = maps
+	c.MapStatus = apiconfig.MapStatus(c.MapStatus)
 	return c
 }
 
@@ -129,15 +117,7 @@ func (c Config) Validate() error {
 	case c.Details == nil:
 		return errors.New("enrich: Config.Details is required")
 	}
-	for p, cl := range c.Clients {
-		if cl == nil {
-			return fmt.Errorf("enrich: Config.Clients[%q] is nil", p)
-		}
-		if cl.Platform() != p {
-			return fmt.Errorf("enrich: Config.Clients[%q] is a %s client", p, cl.Platform())
-		}
-	}
-	return nil
+	return apiconfig.ValidateClients("enrich", c.Clients)
 }
 
 // Enricher is the enrichment handler. It is safe for concurrent use.
@@ -174,12 +154,8 @@ func New(cfg Config) (*Enricher, error) {
 			Help: "Order events retried because the marketplace API did not return the order yet, by platform.",
 		}, []string{"platform"}),
 	}
-	if reg := cfg.Registerer; reg != nil {
-		for _, c := range []prometheus.Collector{e.events, e.fetches, e.notVisible} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("enrich: register metrics: %w", err)
-			}
-		}
+	if err := apiconfig.Register("enrich", cfg.Registerer, e.events, e.fetches, e.notVisible); err != nil {
+		return nil, err
 	}
 	if e.cache == nil {
 		c, err := cache.New[order.Detail](cfg.CacheConfig)

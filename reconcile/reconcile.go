@@ -25,10 +25,9 @@ import (
 
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/enrich"
+	"github.com/orderlane/orderlane/internal/apiconfig"
 	"github.com/orderlane/orderlane/marketplace"
-	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/marketplace/shopee"
-	"github.com/orderlane/orderlane/marketplace/tiktok"
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/shop"
 )
@@ -115,17 +114,7 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	maps := map[order.Platform]func(string) order.Status{
-		order.Shopee: shopee.MapStatus,
-		order.Lazada: lazada.MapStatus,
-		order.TikTok: tiktok.MapStatus,
-	}
-	for p, f := range c.MapStatus {
-		if f != nil {
-			maps[p] = f
-		}
-	}
-	c.MapStatus = maps
+	c.MapStatus = apiconfig.MapStatus(c.MapStatus)
 	return c
 }
 
@@ -137,15 +126,7 @@ func (c Config) Validate() error {
 	case c.Publisher == nil:
 		return errors.New("reconcile: Config.Publisher is required")
 	}
-	for p, cl := range c.Clients {
-		if cl == nil {
-			return fmt.Errorf("reconcile: Config.Clients[%q] is nil", p)
-		}
-		if cl.Platform() != p {
-			return fmt.Errorf("reconcile: Config.Clients[%q] is a %s client", p, cl.Platform())
-		}
-	}
-	return nil
+	return apiconfig.ValidateClients("reconcile", c.Clients)
 }
 
 // Reconciler runs reconciliation passes. Once and Run may be called
@@ -201,12 +182,9 @@ func New(cfg Config) (*Reconciler, error) {
 			Help: "Age of the oldest reconciliation watermark among the platform's connected shops.",
 		}, []string{"platform"}),
 	}}
-	if reg := cfg.Registerer; reg != nil {
-		for _, c := range []prometheus.Collector{r.m.found, r.m.published, r.m.duplicates, r.m.errors, r.m.lastSuccess, r.m.lag} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("reconcile: register metrics: %w", err)
-			}
-		}
+	if err := apiconfig.Register("reconcile", cfg.Registerer,
+		r.m.found, r.m.published, r.m.duplicates, r.m.errors, r.m.lastSuccess, r.m.lag); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
