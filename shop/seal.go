@@ -218,3 +218,29 @@ func cut(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Change is the read-modify-write step of Store.Update that every driver
+// runs in its transaction on the row it read and locked: it opens r, lets
+// fn change the connection and seals the result. fn's error is returned as
+// it is; a change of the shop's identity is ErrInvalid. The connection
+// returned carries the LastError stored (cut to MaxLastError); the record
+// keeps the UpdatedAt fn left, for the driver to stamp the time of its
+// write.
+func (s *Sealer) Change(r Record, fn func(*Connection) error) (Connection, Record, error) {
+	c, err := s.Open(r)
+	if err != nil {
+		return Connection{}, Record{}, err
+	}
+	if err := fn(&c); err != nil {
+		return Connection{}, Record{}, err
+	}
+	if c.Platform != r.Platform || c.ShopID != r.ShopID {
+		return Connection{}, Record{}, fmt.Errorf("%w: update cannot change the shop's identity", ErrInvalid)
+	}
+	next, err := s.Seal(c)
+	if err != nil {
+		return Connection{}, Record{}, err
+	}
+	c.LastError = next.LastError
+	return c, next, nil
+}

@@ -68,7 +68,7 @@ func (sh *Shops) Update(ctx context.Context, p order.Platform, shopID string, fn
 		return shop.Connection{}, fmt.Errorf("postgres: update shop %s/%s: %w", p, shopID, err)
 	}
 	c := st.out
-	c.UpdatedAt, c.LastError = st.rec.UpdatedAt, st.rec.LastError
+	c.UpdatedAt = st.rec.UpdatedAt
 	return c, nil
 }
 
@@ -102,21 +102,8 @@ func (a *shopStep) scan(br pgx.BatchResults) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	c, err := a.sealer.Open(r)
-	if err != nil {
-		return err
-	}
-	if err := a.update(&c); err != nil {
-		return err
-	}
-	if c.Platform != a.p || c.ShopID != a.shopID {
-		return fmt.Errorf("%w: update cannot change the shop's identity", shop.ErrInvalid)
-	}
-	if a.rec, err = a.sealer.Seal(c); err != nil {
-		return err
-	}
-	a.out = c
-	return nil
+	a.out, a.rec, err = a.sealer.Change(r, a.update)
+	return err
 }
 
 func (a *shopStep) write(b *pgx.Batch) {

@@ -76,24 +76,15 @@ func (sh *Shops) Update(ctx context.Context, p order.Platform, shopID string, fn
 		if err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
-		c, err := sh.sealer.Open(r)
+		c, r, err := sh.sealer.Change(r, fn)
 		if err != nil {
-			return err
-		}
-		if err := fn(&c); err != nil {
-			return err
-		}
-		if c.Platform != p || c.ShopID != shopID {
-			return fmt.Errorf("%w: update cannot change the shop's identity", shop.ErrInvalid)
-		}
-		if r, err = sh.sealer.Seal(c); err != nil {
 			return err
 		}
 		r.UpdatedAt = time.Now().UTC()
 		if err := putShop(t, r); err != nil {
 			return err
 		}
-		c.UpdatedAt, c.LastError = r.UpdatedAt, r.LastError
+		c.UpdatedAt = r.UpdatedAt
 		out = c
 		return nil
 	})
