@@ -10,14 +10,15 @@ import (
 
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/shop"
+	"github.com/orderlane/orderlane/store/internal/shoprow"
 )
 
 var _ shop.Store = (*Shops)(nil)
 
 const (
-	shopCols      = `platform, shop_id, cipher, region, state, connected_at, updated_at, reconciled_until, last_error, token_sealed`
-	loadShopSQL   = `SELECT ` + shopCols + ` FROM shops WHERE platform = $1 AND shop_id = $2`
-	upsertShopSQL = `INSERT INTO shops (` + shopCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	loadShopSQL   = `SELECT ` + shoprow.Columns + ` FROM shops WHERE platform = $1 AND shop_id = $2`
+	listShopsSQL  = `SELECT ` + shoprow.Columns + ` FROM shops WHERE $1 = '' OR platform = $1 ORDER BY platform, shop_id`
+	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (platform, shop_id) DO UPDATE SET
 			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
 			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
@@ -142,40 +143,25 @@ func (sh *Shops) List(ctx context.Context, p order.Platform) ([]shop.Connection,
 	if sh.sealer == nil {
 		return nil, errNoSealer
 	}
-	rows, err := sh.s.r.Query(ctx, `SELECT `+shopCols+` FROM shops WHERE $1 = '' OR platform = $1 ORDER BY platform, shop_id`, string(p))
+	rows, err := sh.s.r.Query(ctx, listShopsSQL, string(p))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list shops: %w", classify(err))
+		return nil, listErr(err)
 	}
 	defer rows.Close()
-	out := []shop.Connection{}
-	for rows.Next() {
-		r, err := scanShop(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list shops: %w", classify(err))
-		}
-		c, err := sh.sealer.Open(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list shops: %w", classify(err))
-	}
-	return out, nil
+	return shoprow.List(rows, scanShop, sh.sealer, listErr)
 }
 
-func scanShop(row pgx.Row) (shop.Record, error) {
+func listErr(err error) error { return fmt.Errorf("postgres: list shops: %w", classify(err)) }
+
+func scanShop(row shoprow.Scanner) (shop.Record, error) {
 	var (
-		r                 shop.Record
-		platform, state   string
 		connected, reconc *time.Time
+		up                time.Time
 	)
-	if err := row.Scan(&platform, &r.ShopID, &r.Cipher, &r.Region, &state, &connected, &r.UpdatedAt, &reconc,
-		&r.LastError, &r.TokenSealed); err != nil {
+	r, err := shoprow.Scan(row, &connected, &up, &reconc)
+	if err != nil {
 		return r, err
 	}
-	r.Platform, r.State = order.Platform(platform), shop.State(state)
-	r.ConnectedAt, r.UpdatedAt, r.ReconciledUntil = fromNull(connected), r.UpdatedAt.UTC(), fromNull(reconc)
+	r.ConnectedAt, r.UpdatedAt, r.ReconciledUntil = fromNull(connected), up.UTC(), fromNull(reconc)
 	return r, nil
 }

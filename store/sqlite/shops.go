@@ -9,14 +9,15 @@ import (
 
 	"github.com/orderlane/orderlane/order"
 	"github.com/orderlane/orderlane/shop"
+	"github.com/orderlane/orderlane/store/internal/shoprow"
 )
 
 var _ shop.Store = (*Shops)(nil)
 
 const (
-	shopCols      = `platform, shop_id, cipher, region, state, connected_at, updated_at, reconciled_until, last_error, token_sealed`
-	loadShopSQL   = `SELECT ` + shopCols + ` FROM shops WHERE platform = ? AND shop_id = ?`
-	upsertShopSQL = `INSERT INTO shops (` + shopCols + `) VALUES (?,?,?,?,?,?,?,?,?,?)
+	loadShopSQL   = `SELECT ` + shoprow.Columns + ` FROM shops WHERE platform = ? AND shop_id = ?`
+	listShopsSQL  = `SELECT ` + shoprow.Columns + ` FROM shops WHERE ? = '' OR platform = ? ORDER BY platform, shop_id`
+	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES (?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (platform, shop_id) DO UPDATE SET
 			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
 			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
@@ -115,40 +116,22 @@ func (sh *Shops) List(ctx context.Context, p order.Platform) ([]shop.Connection,
 	if sh.sealer == nil {
 		return nil, errNoSealer
 	}
-	rows, err := sh.s.r.QueryContext(ctx, `SELECT `+shopCols+` FROM shops WHERE ? = '' OR platform = ? ORDER BY platform, shop_id`,
-		string(p), string(p))
+	rows, err := sh.s.r.QueryContext(ctx, listShopsSQL, string(p), string(p))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
+		return nil, listErr(err)
 	}
 	defer rows.Close()
-	out := []shop.Connection{}
-	for rows.Next() {
-		r, err := scanShop(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
-		}
-		c, err := sh.sealer.Open(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list shops: %w", translate(err))
-	}
-	return out, nil
+	return shoprow.List(rows, scanShop, sh.sealer, listErr)
 }
 
-func scanShop(row scanner) (shop.Record, error) {
-	var (
-		r                     shop.Record
-		platform, state       string
-		connected, up, reconc int64
-	)
-	if err := row.Scan(&platform, &r.ShopID, &r.Cipher, &r.Region, &state, &connected, &up, &reconc, &r.LastError, &r.TokenSealed); err != nil {
+func listErr(err error) error { return fmt.Errorf("sqlite: list shops: %w", translate(err)) }
+
+func scanShop(row shoprow.Scanner) (shop.Record, error) {
+	var connected, up, reconc int64
+	r, err := shoprow.Scan(row, &connected, &up, &reconc)
+	if err != nil {
 		return r, err
 	}
-	r.Platform, r.State = order.Platform(platform), shop.State(state)
 	r.ConnectedAt, r.UpdatedAt, r.ReconciledUntil = fromNanos(connected), fromNanos(up), fromNanos(reconc)
 	return r, nil
 }
