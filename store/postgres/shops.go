@@ -18,12 +18,7 @@ var _ shop.Store = (*Shops)(nil)
 const (
 	loadShopSQL   = `SELECT ` + shoprow.Columns + ` FROM shops WHERE platform = $1 AND shop_id = $2`
 	listShopsSQL  = `SELECT ` + shoprow.Columns + ` FROM shops WHERE $1 = '' OR platform = $1 ORDER BY platform, shop_id`
-	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (platform, shop_id) DO UPDATE SET
-			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
-			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
-			reconciled_until = excluded.reconciled_until, last_error = excluded.last_error,
-			token_sealed = excluded.token_sealed`
+	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)` + shoprow.Upsert
 )
 
 // Shops is the shop store (shop.Store) on the store's schema, sharing its

@@ -17,12 +17,7 @@ var _ shop.Store = (*Shops)(nil)
 const (
 	loadShopSQL   = `SELECT ` + shoprow.Columns + ` FROM shops WHERE platform = ? AND shop_id = ?`
 	listShopsSQL  = `SELECT ` + shoprow.Columns + ` FROM shops WHERE ? = '' OR platform = ? ORDER BY platform, shop_id`
-	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES (?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (platform, shop_id) DO UPDATE SET
-			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
-			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
-			reconciled_until = excluded.reconciled_until, last_error = excluded.last_error,
-			token_sealed = excluded.token_sealed`
+	upsertShopSQL = `INSERT INTO shops (` + shoprow.Columns + `) VALUES (?,?,?,?,?,?,?,?,?,?)` + shoprow.Upsert
 )
 
 // Shops is the shop store (shop.Store) on the store's database file,

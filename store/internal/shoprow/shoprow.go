@@ -12,6 +12,16 @@ import (
 // and scan them.
 const Columns = `platform, shop_id, cipher, region, state, connected_at, updated_at, reconciled_until, last_error, token_sealed`
 
+// Upsert follows a driver's INSERT INTO shops (Columns) VALUES (...):
+// a row of the same shop replaces every column but the key. SQLite and
+// PostgreSQL spell it alike.
+const Upsert = `
+		ON CONFLICT (platform, shop_id) DO UPDATE SET
+			cipher = excluded.cipher, region = excluded.region, state = excluded.state,
+			connected_at = excluded.connected_at, updated_at = excluded.updated_at,
+			reconciled_until = excluded.reconciled_until, last_error = excluded.last_error,
+			token_sealed = excluded.token_sealed`
+
 // Scanner is one row of a driver (database/sql's *sql.Row and *sql.Rows,
 // pgx.Row and pgx.Rows).
 type Scanner interface{ Scan(dest ...any) error }
