@@ -34,6 +34,8 @@ type shopParts struct {
 	store     shop.Store
 	flow      *connect.Flow
 	refresher *refresh.Refresher
+	// stopRefresher ends the refresher's singleton.
+	stopRefresher func()
 	// stopReconcile ends the reconciliation loop and waits for it.
 	stopReconcile func()
 }
@@ -125,7 +127,10 @@ func (s *Server) startShops(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	s.shopSide.refresher.Start()
+	// One worker of a deployment refreshes tokens at a time.
+	if s.shopSide.stopRefresher, err = s.bus.Singleton(ctx, "token-refresher", s.shopSide.refresher.Run); err != nil {
+		return err
+	}
 	sub, err := s.bus.Subscribe(ctx, bus.SubscriptionConfig{
 		Name: subscriber.ShopsName, Filter: subscriber.ShopsFilter,
 		Concurrency: s.cfg.Workers, MaxAttempts: s.cfg.MaxAttempts, MaxAge: s.cfg.MaxEventAge,
@@ -204,13 +209,16 @@ func (s *Server) startReconcile() error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	// One worker of a deployment reconciles at a time: every pass costs
+	// API calls against the marketplaces' limits, and Shopee's lost-push
+	// queue is confirmed by whoever reads it.
+	stop, err := s.bus.Singleton(context.Background(), "reconcile", func(ctx context.Context) {
 		_ = r.Run(ctx) // logs its own failures; returns when ctx ends
-	}()
-	s.shopSide.stopReconcile = func() { cancel(); <-done }
+	})
+	if err != nil {
+		return err
+	}
+	s.shopSide.stopReconcile = stop
 	s.log.Info("reconciliation on", "interval", every, "margin", m.ReconcileMargin)
 	return nil
 }
@@ -236,8 +244,8 @@ func (s *Server) shopsAPI() api.Shops {
 
 // stopShops stops the token refresher and the reconciliation loop.
 func (s *Server) stopShops() {
-	if s.shopSide.refresher != nil {
-		s.shopSide.refresher.Stop()
+	if s.shopSide.stopRefresher != nil {
+		s.shopSide.stopRefresher()
 	}
 	if s.shopSide.stopReconcile != nil {
 		s.shopSide.stopReconcile()

@@ -123,17 +123,23 @@ func (r *Refresher) Start() {
 			case <-ctx.Done():
 			}
 		}()
-		t := time.NewTicker(r.cfg.Every)
-		defer t.Stop()
-		for {
-			r.Round(ctx)
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-			}
-		}
+		r.Run(ctx)
 	}()
+}
+
+// Run runs a round at once, then every Every, until ctx ends (for a
+// caller that owns the loop, such as a singleton lease).
+func (r *Refresher) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Every)
+	defer t.Stop()
+	for {
+		r.Round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Stop ends the rounds (a refresh in flight is cancelled) and waits for
