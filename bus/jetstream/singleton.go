@@ -34,7 +34,8 @@ func (b *Bus) Singleton(ctx context.Context, name string, fn func(context.Contex
 	}
 	s := &singleton{bus: b, kv: kv, key: singletonPrefix + b.cfg.Stream + "." + name, fn: fn,
 		stopc: make(chan struct{}), done: make(chan struct{})}
-	s.tick(ctx) // the first attempt before returning: a lone worker runs fn at once
+	s.base = context.WithoutCancel(ctx) // fn outlives the call that started it
+	s.tick(ctx)                         // the first attempt before returning: a lone worker runs fn at once
 	go s.loop()
 	var once sync.Once
 	return func() {
@@ -48,6 +49,8 @@ type singleton struct {
 	kv  jetstream.KeyValue
 	key string
 	fn  func(context.Context)
+	// base carries Singleton's context values, not its cancellation.
+	base context.Context
 
 	held      bool
 	rev       uint64
@@ -67,13 +70,13 @@ func (s *singleton) loop() {
 		case <-s.stopc:
 			if s.held {
 				s.end()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(s.base, 5*time.Second)
 				_ = s.kv.Delete(ctx, s.key, jetstream.LastRevision(s.rev))
 				cancel()
 			}
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.bus.cfg.LeaseTTL/4)
+			ctx, cancel := context.WithTimeout(s.base, s.bus.cfg.LeaseTTL/4)
 			s.tick(ctx)
 			cancel()
 		}
@@ -111,7 +114,7 @@ func (s *singleton) tick(ctx context.Context) {
 		return
 	}
 	s.held, s.rev, s.renewedAt = true, rev, sent
-	fctx, cancel := context.WithCancel(context.Background())
+	fctx, cancel := context.WithCancel(s.base)
 	s.cancel, s.running = cancel, make(chan struct{})
 	running := s.running
 	go func() {
