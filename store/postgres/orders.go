@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/orderlane/orderlane/audit"
 	"github.com/orderlane/orderlane/order"
+	"github.com/orderlane/orderlane/store/internal/page"
 )
 
 var (
@@ -216,37 +215,12 @@ func (s *Store) Events(ctx context.Context, k order.Key) ([]order.EventRecord, e
 
 // cursor is List's position: the last order of the page. The same format
 // as store/sqlite's (UpdatedAt in Unix nanoseconds).
-type cursor struct {
-	UpdatedAt int64  `json:"u"`
-	Platform  string `json:"p"`
-	ShopID    string `json:"s"`
-	OrderID   string `json:"o"`
-}
-
-func encodeCursor(o order.Order) string {
-	b, _ := json.Marshal(cursor{o.UpdatedAt.UnixNano(), string(o.Platform), o.ShopID, o.OrderID})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil {
-		return c, order.ErrBadCursor
-	}
-	return c, nil
-}
-
 // List returns orders by ascending UpdatedAt (then identity), so a client
 // that follows NextCursor sees every order changed since it started, and an
 // order changed during the walk again at the end. It leaves Detail nil
 // (see order.Order.Detail).
 func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 1000)
+	limit := page.Limit(f)
 	var (
 		where []string
 		args  []any
@@ -268,7 +242,7 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 		where = append(where, "updated_at >= "+arg(f.UpdatedSince))
 	}
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := page.Decode(f.Cursor)
 		if err != nil {
 			return order.Page{}, err
 		}
@@ -296,11 +270,7 @@ func (s *Store) List(ctx context.Context, f order.Filter) (order.Page, error) {
 	if err := rows.Err(); err != nil {
 		return order.Page{}, fmt.Errorf("postgres: list: %w", classify(err))
 	}
-	if len(p.Orders) > limit {
-		p.Orders = p.Orders[:limit]
-		p.NextCursor = encodeCursor(p.Orders[limit-1])
-	}
-	return p, nil
+	return page.Cut(p.Orders, limit), nil
 }
 
 // Append records e in the audit log; a second append of the same event
