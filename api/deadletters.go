@@ -255,6 +255,7 @@ type subscriptionJSON struct {
 	Redeliveries         uint64  `json:"redeliveries"`
 	OutageRetries        uint64  `json:"outage_retries"`
 	Pauses               uint64  `json:"pauses"`
+	Partitions           int     `json:"partitions"`
 }
 
 // GET /api/v1/subscriptions
@@ -269,6 +270,7 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 			OldestUnackedSeconds: st.OldestUnacked.Seconds(), Paused: st.Paused,
 			Handled: st.Handled, Retries: st.Retries, DeadLettered: st.DeadLettered,
 			Redeliveries: st.Redeliveries, OutageRetries: st.OutageRetries, Pauses: st.Pauses,
+			Partitions: st.Partitions,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})

@@ -258,7 +258,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 	}
 	s := res.Subscriptions[0]
 	for _, k := range []string{"pending", "lag", "held", "groups", "in_flight", "retrying", "blocked",
-		"oldest_unacked_seconds", "paused", "handled", "retries", "dead_lettered", "redeliveries", "outage_retries", "pauses"} {
+		"oldest_unacked_seconds", "paused", "handled", "retries", "dead_lettered", "redeliveries", "outage_retries", "pauses", "partitions"} {
 		if _, ok := s[k]; !ok {
 			t.Errorf("subscription state lacks %q: %s", k, body)
 		}

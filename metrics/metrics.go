@@ -20,7 +20,7 @@ type Subscriptions struct {
 
 	handled, retries, dead, redeliveries, outageRetries, pauses *prometheus.Desc
 	held, groups, inFlight, retrying, blocked, paused           *prometheus.Desc
-	oldest, lag, pending                                        *prometheus.Desc
+	oldest, lag, pending, partitions                            *prometheus.Desc
 }
 
 // NewSubscriptions returns a collector for subs.
@@ -45,6 +45,7 @@ func NewSubscriptions(subs ...bus.Subscription) *Subscriptions {
 		oldest:        d("oldest_unacked_seconds", "Age since publication of the oldest event held and not acknowledged."),
 		lag:           d("lag", "Events in the topic not yet handed to the subscription."),
 		pending:       d("pending", "Events of the subscription not yet acknowledged (lag plus handed over)."),
+		partitions:    d("partitions", "Partitions of the topic this instance holds for the subscription."),
 	}
 }
 
@@ -52,7 +53,7 @@ func NewSubscriptions(subs ...bus.Subscription) *Subscriptions {
 func (c *Subscriptions) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.handled, c.retries, c.dead, c.redeliveries, c.outageRetries, c.pauses,
-		c.held, c.groups, c.inFlight, c.retrying, c.blocked, c.paused, c.oldest, c.lag, c.pending,
+		c.held, c.groups, c.inFlight, c.retrying, c.blocked, c.paused, c.oldest, c.lag, c.pending, c.partitions,
 	} {
 		ch <- d
 	}
@@ -83,6 +84,7 @@ func (c *Subscriptions) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.blocked, float64(st.Blocked))
 		gauge(c.paused, bool01(st.Paused))
 		gauge(c.oldest, st.OldestUnacked.Seconds())
+		gauge(c.partitions, float64(st.Partitions))
 		if st.Lag >= 0 {
 			gauge(c.lag, float64(st.Lag))
 		}

@@ -66,12 +66,13 @@ func TestSubscriptionGauges(t *testing.T) {
 	t.Parallel()
 	got := gather(t, metrics.NewSubscriptions(fakeSub{bus.Stats{
 		Name: "orders", Held: 7, InFlight: 2, Retrying: 1, Blocked: 1, Paused: true,
-		OldestUnacked: 90 * time.Second, Lag: 3, Pending: 10, Redeliveries: 4, OutageRetries: 5, Pauses: 2,
+		OldestUnacked: 90 * time.Second, Lag: 3, Pending: 10, Redeliveries: 4, OutageRetries: 5, Pauses: 2, Partitions: 6,
 	}}))
 	for k, want := range map[string]float64{
 		"orderlane_subscription_oldest_unacked_seconds{orders}": 90,
 		"orderlane_subscription_paused{orders}":                 1,
 		"orderlane_subscription_pending{orders}":                10,
+		"orderlane_subscription_partitions{orders}":             6,
 		"orderlane_subscription_in_flight{orders}":              2,
 		"orderlane_subscription_blocked{orders}":                1,
 		"orderlane_subscription_retrying{orders}":               1,

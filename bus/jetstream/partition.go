@@ -200,9 +200,8 @@ type partitioned struct {
 
 	stop chan struct{}
 	done chan struct{}
-	// handovers counts partitions taken over from or given to another
-	// worker, restarts the restarts after a delivery gap.
-	handovers, restarts int
+	// restarts counts the restarts after a delivery gap.
+	restarts int
 }
 
 // Subscribe starts a durable subscription: on one worker, or shared by all
@@ -457,7 +456,6 @@ func (p *partitioned) claim(ctx context.Context, part int) (bool, error) {
 		return false, nil
 	}
 	p.owned[part] = &owned{sub: s, rev: rev, renewedAt: sent}
-	p.handovers++
 	p.mu.Unlock()
 	p.log.Info("partition claimed", "partition", part)
 	return true, nil
@@ -586,7 +584,6 @@ func (p *partitioned) release(ctx context.Context, part int, o *owned, why strin
 		return nil
 	}
 	delete(p.owned, part)
-	p.handovers++
 	p.mu.Unlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
