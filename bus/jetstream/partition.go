@@ -167,6 +167,38 @@ func (b *Bus) leases(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
+// takeLease creates the lease key for worker me (first writer wins), or
+// takes back me's own lease from before a restart of the worker. It
+// reports the revision held and whether it holds the lease; a lease held
+// by another worker is not an error.
+func takeLease(ctx context.Context, kv jetstream.KeyValue, key, me string) (rev uint64, held bool, err error) {
+	rev, err = kv.Create(ctx, key, []byte(me))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		e, gerr := kv.Get(ctx, key)
+		switch {
+		case gerr == nil && string(e.Value()) == me:
+			rev, err = kv.Update(ctx, key, []byte(me), e.Revision())
+		case gerr == nil, errors.Is(gerr, jetstream.ErrKeyNotFound):
+			return 0, false, nil // another worker's, or expired just now: next round
+		default:
+			return 0, false, fmt.Errorf("lease %s: %w", key, gerr)
+		}
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("take lease %s: %w", key, err)
+	}
+	return rev, true, nil
+}
+
+// leaseLost reports whether a lease whose renewal failed with err must be
+// given up at once: another worker overwrote it, or it has not been
+// renewed for half its TTL (it may expire before the next renewal).
+func leaseLost(err error, renewedAt time.Time, ttl time.Duration) bool {
+	var apiErr *jetstream.APIError
+	overwritten := errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return overwritten || time.Since(renewedAt) > ttl/2
+}
+
 // score is worker m's rendezvous-hash score for partition p of
 // subscription sub. SHA-256, not FNV: scores must not keep their order
 // across partitions for similar worker names.
@@ -422,26 +454,11 @@ func (p *partitioned) memberKey() string {
 // previous run of this worker) and starts consuming it. It reports whether
 // it did.
 func (p *partitioned) claim(ctx context.Context, part int) (bool, error) {
-	me := []byte(p.bus.cfg.WorkerID)
 	key := p.leaseKey(part)
 	sent := time.Now()
-	rev, err := p.kv.Create(ctx, key, me)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		e, gerr := p.kv.Get(ctx, key)
-		switch {
-		case gerr == nil && string(e.Value()) == string(me):
-			// Our own lease from before a restart of this worker.
-			rev, err = p.kv.Update(ctx, key, me, e.Revision())
-		case gerr == nil:
-			return false, nil // held by another worker
-		case errors.Is(gerr, jetstream.ErrKeyNotFound):
-			return false, nil // expired just now: next round
-		default:
-			return false, fmt.Errorf("lease %s: %w", key, gerr)
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", key, err)
+	rev, held, err := takeLease(ctx, p.kv, key, p.bus.cfg.WorkerID)
+	if !held {
+		return false, err
 	}
 	s, err := p.bus.subscribe(ctx, p.partCfg(), p.h, part, p.onGap(part))
 	if err != nil {
@@ -528,9 +545,7 @@ func (p *partitioned) renew(ctx context.Context, part int, o *owned) error {
 		p.mu.Unlock()
 		return nil
 	}
-	var apiErr *jetstream.APIError
-	lost := errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-	if lost || time.Since(o.renewedAt) > p.bus.cfg.LeaseTTL/2 {
+	if leaseLost(err, o.renewedAt, p.bus.cfg.LeaseTTL) {
 		p.drop(part, o, "lease lost")
 	}
 	return fmt.Errorf("renew %s: %w", p.leaseKey(part), err)

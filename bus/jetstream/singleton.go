@@ -2,7 +2,6 @@ package jetstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -86,31 +85,24 @@ func (s *singleton) loop() {
 // tick renews the lease held (ending fn when it is lost or stale), or
 // tries to take a free one (starting fn).
 func (s *singleton) tick(ctx context.Context) {
-	me := []byte(s.bus.cfg.WorkerID)
 	sent := time.Now()
 	if s.held {
-		rev, err := s.kv.Update(ctx, s.key, me, s.rev)
+		rev, err := s.kv.Update(ctx, s.key, []byte(s.bus.cfg.WorkerID), s.rev)
 		if err == nil {
 			s.rev, s.renewedAt = rev, sent
 			return
 		}
-		var apiErr *jetstream.APIError
-		lost := errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-		if lost || time.Since(s.renewedAt) > s.bus.cfg.LeaseTTL/2 {
+		if leaseLost(err, s.renewedAt, s.bus.cfg.LeaseTTL) {
 			s.bus.cfg.Logger.Warn("singleton lease lost; stopping", "singleton", s.key, "err", err)
 			s.end()
 		}
 		return
 	}
-	rev, err := s.kv.Create(ctx, s.key, me)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		e, gerr := s.kv.Get(ctx, s.key)
-		if gerr != nil || string(e.Value()) != string(me) {
-			return // another worker holds it
+	rev, held, err := takeLease(ctx, s.kv, s.key, s.bus.cfg.WorkerID)
+	if !held {
+		if err != nil {
+			s.bus.cfg.Logger.Warn("singleton lease", "singleton", s.key, "err", err)
 		}
-		rev, err = s.kv.Update(ctx, s.key, me, e.Revision()) // ours, from before a restart
-	}
-	if err != nil {
 		return
 	}
 	s.held, s.rev, s.renewedAt = true, rev, sent
