@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,12 +28,9 @@ type deployment struct {
 	db         pgtest.Schema
 	partitions int
 	out        *logBuffer
-	mu         sync.Mutex
-	procs      map[string]*instance
 }
 
 type instance struct {
-	name string
 	addr string
 	p    *proc
 }
@@ -45,7 +41,7 @@ func newDeployment(t testing.TB, partitions int) *deployment {
 		t.Skip("e2e: runs orderlane processes on a NATS cluster; skipped under -short")
 	}
 	db := pgtest.New(t, "orderlane_e2e") // skips without ORDERLANE_TEST_DATABASE_URL
-	d := &deployment{t: t, nats: natstest.Start(t, 3), db: db, partitions: partitions, out: &logBuffer{}, procs: map[string]*instance{}}
+	d := &deployment{t: t, nats: natstest.Start(t, 3), db: db, partitions: partitions, out: &logBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("orderlane output:\n%s", d.out.tail(256<<10))
@@ -106,10 +102,7 @@ func (d *deployment) spawn(name, roles string) *instance {
 			p.kill()
 		}
 	})
-	in := &instance{name: name, addr: addr, p: p}
-	d.mu.Lock()
-	d.procs[name] = in
-	d.mu.Unlock()
+	in := &instance{addr: addr, p: p}
 	return in
 }
 
