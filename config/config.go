@@ -59,7 +59,10 @@ type Config struct {
 	// Defaults to info.
 	LogLevel string `yaml:"log_level"`
 	// Workers is how many order groups each subscription handles at once
-	// (ORDERLANE_WORKERS). Defaults to 32.
+	// (ORDERLANE_WORKERS). Defaults to 128: the store commits the writes
+	// of all handlers in flight together, so more of them means fewer,
+	// larger commits (at 32, the apply side fell over a second behind a
+	// closed-loop bench; see docs/benchmarks.md).
 	Workers int `yaml:"workers"`
 	// MaxAttempts is how many times a subscription tries an event before
 	// dead-lettering it (ORDERLANE_MAX_ATTEMPTS). Defaults to 8.
@@ -215,7 +218,7 @@ func (c Config) WithDefaults() Config {
 		c.LogLevel = "info"
 	}
 	if c.Workers <= 0 {
-		c.Workers = 32
+		c.Workers = 128
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
