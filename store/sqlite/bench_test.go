@@ -46,3 +46,36 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGet measures the API's order look-up (the order and its detail)
+// from concurrent readers, on a store of 10,000 orders.
+func BenchmarkGet(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "o.db"), Synchronous: "NORMAL"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const orders = 10_000
+	for i := range orders {
+		if _, err := s.Apply(context.Background(), &order.Event{
+			Platform: order.Shopee, ShopID: "336094210", OrderID: "O" + strconv.Itoa(i),
+			Kind: order.KindStatus, PushType: "3", PlatformStatus: "READY_TO_SHIP", Status: order.StatusReadyToShip,
+			UpdateTime: time.Unix(int64(i), 0), Key: strconv.Itoa(i), ReceivedAt: time.Now(), Seq: uint64(i + 1),
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := "O" + strconv.FormatUint(n.Add(7919)%orders, 10)
+			o, err := s.Get(context.Background(), order.Key{Platform: order.Shopee, ShopID: "336094210", OrderID: id})
+			if err != nil || o.OrderID != id {
+				b.Errorf("get %s: %+v, %v", id, o, err)
+				return
+			}
+		}
+	})
+}

@@ -45,6 +45,13 @@ const (
 	insertEventSQL = `INSERT INTO order_events (platform, shop_id, order_id, seq, key, kind, push_type,
 			platform_status, status, update_time, received_at, applied_at, status_changed, stale, payload)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING`
+	// The API's look-ups, prepared once on the read pool (see reads).
+	getOrderSQL = `SELECT ` + orderCols + `, detail
+		FROM orders LEFT JOIN order_details USING (platform, shop_id, order_id)
+		WHERE platform = ? AND shop_id = ? AND order_id = ?`
+	eventsSQL = `SELECT seq, key, kind, push_type, platform_status, status, update_time,
+			received_at, applied_at, status_changed, stale
+		FROM order_events WHERE platform = ? AND shop_id = ? AND order_id = ? ORDER BY id`
 	auditSQL = `INSERT INTO audit_log (seq, platform, shop_id, order_id, kind, push_type, key, received_at, recorded_at, payload)
 		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (seq, key) DO NOTHING`
 )
@@ -93,9 +100,7 @@ func applyTx(t *txn, e *order.Event, now time.Time) (order.ApplyResult, error) {
 // Get returns one order, its detail included, or order.ErrNotFound.
 func (s *Store) Get(ctx context.Context, k order.Key) (order.Order, error) {
 	var det []byte
-	o, err := scanOrder(detailScanner{s.r.QueryRowContext(ctx, `SELECT `+orderCols+`, detail
-		FROM orders LEFT JOIN order_details USING (platform, shop_id, order_id)
-		WHERE platform = ? AND shop_id = ? AND order_id = ?`,
+	o, err := scanOrder(detailScanner{s.reads.getOrder.QueryRowContext(ctx,
 		string(k.Platform), k.ShopID, k.OrderID), &det})
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, order.ErrNotFound
@@ -120,10 +125,7 @@ func (d detailScanner) Scan(dest ...any) error { return d.row.Scan(append(dest, 
 // Events returns the order's history in processing order, or
 // order.ErrNotFound when the order does not exist.
 func (s *Store) Events(ctx context.Context, k order.Key) ([]order.EventRecord, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, key, kind, push_type, platform_status, status, update_time,
-			received_at, applied_at, status_changed, stale
-		FROM order_events WHERE platform = ? AND shop_id = ? AND order_id = ? ORDER BY id`,
-		string(k.Platform), k.ShopID, k.OrderID)
+	rows, err := s.reads.events.QueryContext(ctx, string(k.Platform), k.ShopID, k.OrderID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events: %w", err)
 	}

@@ -79,6 +79,10 @@ type Store struct {
 	// stmts are prepared once on the single writer connection; a write
 	// uses them through tx.Stmt, which reuses them on that connection.
 	stmts statements
+	// reads are the API's look-ups, prepared once on the read pool
+	// (database/sql prepares each on a pooled connection the first time
+	// it runs there, then reuses it).
+	reads reads
 
 	closeOnce sync.Once
 }
@@ -132,7 +136,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	r.SetMaxOpenConns(cfg.Readers)
 	r.SetMaxIdleConns(cfg.Readers)
-	s := &Store{w: w, r: r, cfg: cfg, stmts: stmts}
+	rs, err := prepareReads(ctx, r)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, cfg: cfg, stmts: stmts, reads: rs}
 	// One writer: SQLite has one writer connection.
 	s.writes = batch.New(cfg.MaxBatch, 1, ErrClosed, s.commit)
 	return s, nil
@@ -250,6 +260,29 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 		*p.dst = st
 	}
 	return s, nil
+}
+
+// reads are the read pool's prepared statements.
+type reads struct {
+	getOrder, events *sql.Stmt
+}
+
+func prepareReads(ctx context.Context, db *sql.DB) (reads, error) {
+	var r reads
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&r.getOrder, getOrderSQL},
+		{&r.events, eventsSQL},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return r, fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
+		}
+		*p.dst = st
+	}
+	return r, nil
 }
 
 // txn is the shared transaction one write runs in.
