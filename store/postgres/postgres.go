@@ -164,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, w: w, r: r}
-	s.writes = batch.New(cfg.MaxBatch, cfg.Writers, ErrClosed, s.commit)
+	s.writes = batch.New(cfg.MaxBatch, cfg.Writers, 0, ErrClosed, s.commit)
 	return s, nil
 }
 

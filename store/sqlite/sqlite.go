@@ -33,6 +33,13 @@ type Config struct {
 	// MaxBatch caps how many concurrent writes share one transaction.
 	// Defaults to 256.
 	MaxBatch int
+	// Linger is how long the writer waits, under load (its previous
+	// transaction held at least 4 writes), for more writes to share a
+	// transaction before committing it. Each commit rewrites every page
+	// it touched and fsyncs, so fewer, larger ones cost less per write;
+	// the price is up to Linger on each write's latency, under load only.
+	// Defaults to 5ms; negative turns it off.
+	Linger time.Duration
 	// Readers is the size of the read pool. Defaults to 4.
 	Readers int
 	// BusyTimeout is how long a write waits for a lock another connection
@@ -47,6 +54,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
+	}
+	if c.Linger == 0 {
+		c.Linger = 5 * time.Millisecond
 	}
 	if c.Readers <= 0 {
 		c.Readers = 4
@@ -144,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, cfg: cfg, stmts: stmts, reads: rs}
 	// One writer: SQLite has one writer connection.
-	s.writes = batch.New(cfg.MaxBatch, 1, ErrClosed, s.commit)
+	s.writes = batch.New(cfg.MaxBatch, 1, cfg.Linger, ErrClosed, s.commit)
 	return s, nil
 }
 

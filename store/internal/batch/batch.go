@@ -2,12 +2,22 @@
 // submit writes concurrently, writer goroutines take as many as are queued
 // (up to a maximum) and hand them to the store's commit as one batch, and
 // each caller waits for its own write's result.
+//
+// Under load a writer may linger: when its previous batch held at least
+// LingerAfter writes, it waits up to the linger time for the batch to fill
+// before committing, so that the writes of many callers share one commit
+// (one fsync, and each page the batch touches written once). A lone write
+// after a quiet spell commits at once.
 package batch
 
 import (
 	"context"
 	"sync"
+	"time"
 )
+
+// LingerAfter is the previous batch's size from which a writer lingers.
+const LingerAfter = 4
 
 // Op is one submitted write.
 type Op[T any] struct {
@@ -27,6 +37,7 @@ func (o *Op[T]) Done(err error) { o.errc <- err }
 type Queue[T any] struct {
 	ops       chan *Op[T]
 	max       int
+	linger    time.Duration
 	commit    func([]*Op[T])
 	closedErr error
 
@@ -37,11 +48,13 @@ type Queue[T any] struct {
 }
 
 // New starts writers goroutines (at least 1) that each call commit with
-// batches of 1 to maxBatch ops. Submit returns closedErr after Close.
-func New[T any](maxBatch, writers int, closedErr error, commit func(batch []*Op[T])) *Queue[T] {
+// batches of 1 to maxBatch ops, lingering up to linger (0: never) for a
+// batch to fill under load (see the package doc). Submit returns
+// closedErr after Close.
+func New[T any](maxBatch, writers int, linger time.Duration, closedErr error, commit func(batch []*Op[T])) *Queue[T] {
 	maxBatch, writers = max(maxBatch, 1), max(writers, 1)
 	q := &Queue[T]{
-		ops: make(chan *Op[T], maxBatch), max: maxBatch, commit: commit, closedErr: closedErr,
+		ops: make(chan *Op[T], maxBatch), max: maxBatch, linger: max(linger, 0), commit: commit, closedErr: closedErr,
 		done: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	for range writers {
@@ -86,6 +99,9 @@ func (q *Queue[T]) Submit(ctx context.Context, item T) error {
 	}
 }
 
+// Queued is how many submitted writes wait for a writer to take them.
+func (q *Queue[T]) Queued() int { return len(q.ops) }
+
 // Closed is closed once Close has been called.
 func (q *Queue[T]) Closed() <-chan struct{} { return q.done }
 
@@ -99,6 +115,9 @@ func (q *Queue[T]) Close() {
 func (q *Queue[T]) writer() {
 	defer q.wg.Done()
 	batch := make([]*Op[T], 0, q.max)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	prev := 0 // the previous batch's size
 	for {
 		var first *Op[T]
 		select {
@@ -124,6 +143,22 @@ func (q *Queue[T]) writer() {
 				break fill
 			}
 		}
+		if q.linger > 0 && prev >= LingerAfter && len(batch) < q.max {
+			timer.Reset(q.linger)
+		linger:
+			for len(batch) < q.max {
+				select {
+				case op := <-q.ops:
+					batch = append(batch, op)
+				case <-timer.C:
+					break linger
+				case <-q.done:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		prev = len(batch)
 		q.commit(batch)
 	}
 }

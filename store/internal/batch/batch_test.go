@@ -3,6 +3,7 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ func TestBatchesConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	var commits, items atomic.Int64
 	release := make(chan struct{})
-	q := batch.New(64, 1, errClosed, func(ops []*batch.Op[int]) {
+	q := batch.New(64, 1, 0, errClosed, func(ops []*batch.Op[int]) {
 		<-release // hold the first commit so the rest queue up behind it
 		commits.Add(1)
 		for _, op := range ops {
@@ -54,7 +55,7 @@ func TestBatchesConcurrentWrites(t *testing.T) {
 func TestCloseNeverStrandsASubmitter(t *testing.T) {
 	t.Parallel()
 	for range 200 {
-		q := batch.New(4, 2, errClosed, func(ops []*batch.Op[int]) {
+		q := batch.New(4, 2, 0, errClosed, func(ops []*batch.Op[int]) {
 			for _, op := range ops {
 				op.Done(nil)
 			}
@@ -89,5 +90,125 @@ func TestCloseNeverStrandsASubmitter(t *testing.T) {
 			t.Fatalf("submit after close: %v", err)
 		}
 		q.Close() // idempotent
+	}
+}
+
+// recorder is a commit that records each batch's items and can hold the
+// first commit until released.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	hold    chan struct{} // if set, the first commit waits for it
+	once    sync.Once
+}
+
+func (r *recorder) commit(ops []*batch.Op[int]) {
+	if r.hold != nil {
+		r.once.Do(func() { <-r.hold })
+	}
+	items := make([]int, 0, len(ops))
+	for _, op := range ops {
+		items = append(items, op.Item)
+		op.Done(nil)
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, items)
+	r.mu.Unlock()
+}
+
+func (r *recorder) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []int
+	for _, b := range r.batches {
+		s = append(s, len(b))
+	}
+	return s
+}
+
+// submitAll submits items concurrently and waits for them.
+func submitAll(t *testing.T, q *batch.Queue[int], items ...int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, it := range items {
+		wg.Go(func() {
+			if err := q.Submit(context.Background(), it); err != nil {
+				t.Errorf("submit %d: %v", it, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestLingerUnderLoad: after a batch of LingerAfter or more writes, the
+// writer waits for later writes to share the next commit; without the
+// linger, a write arriving 50ms after another gets a commit of its own.
+func TestLingerUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, linger := range []time.Duration{0, 2 * time.Second} {
+		r := &recorder{hold: make(chan struct{})}
+		q := batch.New(64, 1, linger, errClosed, r.commit)
+		// A first write, held in its commit while LingerAfter more queue
+		// up behind it: they make the second batch, which puts the
+		// writer under load.
+		first := make(chan struct{})
+		go func() { submitAll(t, q, 0); close(first) }()
+		waitFor(t, func() bool { return q.Queued() == 0 }) // the writer took it
+		queued := make(chan struct{})
+		go func() {
+			items := make([]int, batch.LingerAfter)
+			for i := range items {
+				items[i] = i + 1
+			}
+			submitAll(t, q, items...)
+			close(queued)
+		}()
+		waitFor(t, func() bool { return q.Queued() == batch.LingerAfter })
+		close(r.hold)
+		<-first
+		<-queued
+		// Two writes 50ms apart.
+		done := make(chan struct{})
+		go func() { submitAll(t, q, 100); close(done) }()
+		time.Sleep(50 * time.Millisecond)
+		submitAll(t, q, 101)
+		<-done
+		q.Close()
+		got := r.sizes()
+		want := []int{1, batch.LingerAfter, 2}
+		if linger == 0 {
+			want = []int{1, batch.LingerAfter, 1, 1}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("linger %s: batch sizes %v, want %v", linger, got, want)
+		}
+	}
+}
+
+// TestNoLingerWhenQuiet: a lone write after small batches commits at once,
+// however long the linger.
+func TestNoLingerWhenQuiet(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	q := batch.New(64, 1, time.Hour, errClosed, r.commit)
+	defer q.Close()
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := q.Submit(ctx, i)
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: %v (it waited for company while the queue was quiet)", i, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
