@@ -19,8 +19,10 @@ var errClosed = errors.New("closed")
 func TestBatchesConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	var commits, items atomic.Int64
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	q := batch.New(64, 1, 0, errClosed, func(ops []*batch.Op[int]) {
+		once.Do(func() { close(entered) })
 		<-release // hold the first commit so the rest queue up behind it
 		commits.Add(1)
 		for _, op := range ops {
@@ -38,6 +40,8 @@ func TestBatchesConcurrentWrites(t *testing.T) {
 	for i := range 50 {
 		wg.Go(func() { errs[i] = q.Submit(context.Background(), i) })
 	}
+	<-entered
+	waitFor(t, func() bool { return q.Queued() >= 25 }) // the rest queue up behind the held commit
 	close(release)
 	wg.Wait()
 	for i, err := range errs {
@@ -99,13 +103,17 @@ type recorder struct {
 	mu      sync.Mutex
 	batches [][]int
 	hold    chan struct{} // if set, the first commit waits for it
+	entered chan struct{} // closed when the first commit starts
 	once    sync.Once
 }
 
 func (r *recorder) commit(ops []*batch.Op[int]) {
-	if r.hold != nil {
-		r.once.Do(func() { <-r.hold })
-	}
+	r.once.Do(func() {
+		close(r.entered)
+		if r.hold != nil {
+			<-r.hold
+		}
+	})
 	items := make([]int, 0, len(ops))
 	for _, op := range ops {
 		items = append(items, op.Item)
@@ -146,14 +154,14 @@ func submitAll(t *testing.T, q *batch.Queue[int], items ...int) {
 func TestLingerUnderLoad(t *testing.T) {
 	t.Parallel()
 	for _, linger := range []time.Duration{0, 2 * time.Second} {
-		r := &recorder{hold: make(chan struct{})}
+		r := &recorder{hold: make(chan struct{}), entered: make(chan struct{})}
 		q := batch.New(64, 1, linger, errClosed, r.commit)
 		// A first write, held in its commit while LingerAfter more queue
 		// up behind it: they make the second batch, which puts the
 		// writer under load.
 		first := make(chan struct{})
 		go func() { submitAll(t, q, 0); close(first) }()
-		waitFor(t, func() bool { return q.Queued() == 0 }) // the writer took it
+		<-r.entered // the writer took it
 		queued := make(chan struct{})
 		go func() {
 			items := make([]int, batch.LingerAfter)
@@ -189,7 +197,7 @@ func TestLingerUnderLoad(t *testing.T) {
 // however long the linger.
 func TestNoLingerWhenQuiet(t *testing.T) {
 	t.Parallel()
-	r := &recorder{}
+	r := &recorder{entered: make(chan struct{})}
 	q := batch.New(64, 1, time.Hour, errClosed, r.commit)
 	defer q.Close()
 	for i := range 3 {
