@@ -4,10 +4,12 @@
 // each caller waits for its own write's result.
 //
 // Under load a writer may linger: when its previous batch held at least
-// LingerAfter writes, it waits up to the linger time for the batch to fill
-// before committing, so that the writes of many callers share one commit
-// (one fsync, and each page the batch touches written once). A lone write
-// after a quiet spell commits at once.
+// LingerAfter writes and fewer are queued now, it waits for as many as
+// that, up to the linger time and while they keep coming (none for a
+// fifth of the linger ends the wait), so that the writes of many callers
+// share one commit (one fsync, and each page the batch touches written
+// once) instead of the first few committing alone. A lone write after a
+// quiet spell commits at once.
 package batch
 
 import (
@@ -143,20 +145,30 @@ func (q *Queue[T]) writer() {
 				break fill
 			}
 		}
-		if q.linger > 0 && prev >= LingerAfter && len(batch) < q.max {
-			timer.Reset(q.linger)
+		if q.linger > 0 && prev >= LingerAfter && len(batch) < prev {
+			// Wait for about as many writes as last time (the submitters
+			// under load come back after each commit), while they keep
+			// coming: until the batch is that big, the linger is over,
+			// or none came for a fifth of it.
+			deadline, gap := time.Now().Add(q.linger), q.linger/5
 		linger:
-			for len(batch) < q.max {
+			for len(batch) < prev {
+				wait := min(time.Until(deadline), gap)
+				if wait <= 0 {
+					break
+				}
+				timer.Reset(wait)
 				select {
 				case op := <-q.ops:
 					batch = append(batch, op)
+					timer.Stop()
 				case <-timer.C:
 					break linger
 				case <-q.done:
+					timer.Stop()
 					break linger
 				}
 			}
-			timer.Stop()
 		}
 		prev = len(batch)
 		q.commit(batch)
