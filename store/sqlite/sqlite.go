@@ -34,11 +34,12 @@ type Config struct {
 	// MaxBatch caps how many concurrent writes share one transaction.
 	// Defaults to 256.
 	MaxBatch int
-	// Linger is how long the writer waits, under load (its previous
-	// transaction held at least 4 writes), for more writes to share a
-	// transaction before committing it. Each commit rewrites every page
-	// it touched and fsyncs, so fewer, larger ones cost less per write;
-	// the price is up to Linger on each write's latency, under load only.
+	// Linger is how long the writer may wait, under load (its previous
+	// transaction held at least 4 writes), for about as many writes as
+	// that transaction held to share the next one; it stops waiting when
+	// none came for a fifth of Linger. Each commit rewrites every page it
+	// touched and fsyncs, so fewer, larger ones cost less per write; the
+	// price is at most Linger on a write's latency, under load only.
 	// Defaults to 5ms; negative turns it off.
 	Linger time.Duration
 	// Readers is the size of the read pool. Defaults to 4.
