@@ -43,7 +43,7 @@ lint: ## gofmt, go vet and golangci-lint
 bench: ## Go benchmarks of the hot paths (verify+parse, append, apply)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-loadtest: ## the load table of docs/benchmarks.md: bare HTTP sink vs orderlane closed loop, then open loop (ORDERS, RATES, FSYNC)
+loadtest: ## the load table of docs/benchmarks.md: bare HTTP sink vs orderlane closed loop, open loop, 60 s sustained (ORDERS, RATES, WIDE, SUSTAIN, FSYNC)
 	scripts/loadtest
 
 vuln: ## govulncheck against an offline copy of the Go vulnerability database (from the module proxy)

@@ -246,6 +246,7 @@ func (s *Server) openShared(ctx context.Context, reg prometheus.Registerer) (*ca
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
+		reg.MustRegister(kv.Collector())
 		store = kv
 	}
 	return cache.Guard(store, cache.GuardConfig{

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderlane/orderlane/bus/jetstream"
 	"github.com/orderlane/orderlane/cache"
@@ -34,6 +36,55 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestCollectorCountsLiveKeys: the gauge follows the bucket's live keys,
+// which is what the server holds an index entry in memory for.
+func TestCollectorCountsLiveKeys(t *testing.T) {
+	t.Parallel()
+	e, err := jetstream.StartEmbedded(jetstream.EmbeddedConfig{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	js, err := natsjs.New(e.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := natskv.New(ctx, js, natskv.Config{Bucket: "gauge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	keys := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "orderlane_shared_cache_keys" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("orderlane_shared_cache_keys not reported")
+		return 0
+	}
+	if got := keys(); got != 0 {
+		t.Fatalf("empty bucket: %v keys", got)
+	}
+	for i := range 25 {
+		if _, err := s.Add(ctx, fmt.Sprintf("dedup.k%d", i), []byte{'1'}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Add(ctx, "dedup.k0", []byte{'1'}, time.Hour); err != nil { // a repeat adds no key
+		t.Fatal(err)
+	}
+	if got := keys(); got != 25 {
+		t.Fatalf("after 25 marks: %v keys, want 25", got)
+	}
 }
 
 func TestToken(t *testing.T) {
