@@ -5,8 +5,7 @@
 // single writer goroutine (group commit): one commit (one fsync with
 // synchronous=FULL) covers the whole batch, and one failing write never
 // undoes another (the batch is then run again with each write inside its
-// own savepoint). Reads use a
-// separate pool and never wait for the writer.
+// own savepoint). Reads use a separate pool and never wait for the writer.
 package sqlite
 
 import (
