@@ -193,12 +193,23 @@ func (s *Store) write(ctx context.Context, fn writeFn) error {
 // after the other with no savepoints (two statements fewer per write);
 // only if one of them fails is that transaction rolled back and the batch
 // run again with a savepoint around each write, so the others still
-// commit (see commitIsolated).
+// commit.
 func (s *Store) commit(ops []*batch.Op[writeFn]) {
+	if s.runBatch(ops, false) {
+		s.runBatch(ops, true)
+	}
+}
+
+// runBatch runs ops in one transaction and reports each one's outcome,
+// except when, not isolated, a write of a batch of several fails: it then
+// rolls back, reports nothing and returns true (run it again isolated).
+// Isolated, each write runs inside its own savepoint and a failing one is
+// rolled back alone.
+func (s *Store) runBatch(ops []*batch.Op[writeFn], isolated bool) (rerun bool) {
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		failAll(ops, fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return false
 	}
 	t := &txn{tx: tx, s: &s.stmts, ctx: context.Background()}
 	errs := make([]error, len(ops))
@@ -207,38 +218,15 @@ func (s *Store) commit(ops []*batch.Op[writeFn]) {
 			errs[i] = err
 			continue
 		}
-		if err := op.Item(t); err != nil {
-			_ = tx.Rollback()
-			if len(ops) == 1 {
+		if !isolated {
+			if err := op.Item(t); err != nil {
+				_ = tx.Rollback()
+				if len(ops) > 1 {
+					return true
+				}
 				op.Done(err)
-				return
+				return false
 			}
-			s.commitIsolated(ops)
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		failAll(ops, fmt.Errorf("sqlite: commit: %w", err))
-		return
-	}
-	for i, op := range ops {
-		op.Done(errs[i])
-	}
-}
-
-// commitIsolated runs a batch in one transaction with each write inside
-// its own savepoint: a failing write is rolled back alone.
-func (s *Store) commitIsolated(ops []*batch.Op[writeFn]) {
-	tx, err := s.w.BeginTx(context.Background(), nil)
-	if err != nil {
-		failAll(ops, fmt.Errorf("sqlite: begin: %w", err))
-		return
-	}
-	t := &txn{tx: tx, s: &s.stmts, ctx: context.Background()}
-	errs := make([]error, len(ops))
-	for i, op := range ops {
-		if err := op.Ctx.Err(); err != nil {
-			errs[i] = err
 			continue
 		}
 		if _, err := t.stmt(s.stmts.savepoint).ExecContext(t.ctx); err != nil {
@@ -254,22 +242,23 @@ func (s *Store) commitIsolated(ops []*batch.Op[writeFn]) {
 				// what kind of failure it was.
 				_ = tx.Rollback()
 				failAll(ops, fmt.Errorf("sqlite: rollback to savepoint after %w: %w", err, rerr))
-				return
+				return false
 			}
 		}
 		if _, err := t.stmt(s.stmts.release).ExecContext(t.ctx); err != nil {
 			_ = tx.Rollback()
 			failAll(ops, fmt.Errorf("sqlite: release savepoint: %w", err))
-			return
+			return false
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		failAll(ops, fmt.Errorf("sqlite: commit: %w", err))
-		return
+		return false
 	}
 	for i, op := range ops {
 		op.Done(errs[i])
 	}
+	return false
 }
 
 // failAll reports err to every write of a batch.
