@@ -14,6 +14,7 @@ import (
 	"github.com/orderlane/orderlane/bus"
 	"github.com/orderlane/orderlane/config"
 	"github.com/orderlane/orderlane/httperror"
+	"github.com/orderlane/orderlane/internal/atomicfile"
 )
 
 // workerIDFile keeps a generated worker id across restarts, so that a
@@ -48,7 +49,10 @@ func workerID(cfg config.Config) (string, error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	id := strings.TrimPrefix(clean.String()+"-"+hex.EncodeToString(rnd[:]), "-")
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+	// Durable before it is used: a file torn or lost by a power cut would
+	// give the restarted worker another id, and its own leases would
+	// hold its partitions back for a lease TTL.
+	if err := atomicfile.Write(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("server: worker id: %w", err)
 	}
 	return id, nil

@@ -37,6 +37,7 @@ import (
 	"github.com/orderlane/orderlane/dedup"
 	"github.com/orderlane/orderlane/diskspace"
 	"github.com/orderlane/orderlane/gateway"
+	"github.com/orderlane/orderlane/internal/atomicfile"
 	"github.com/orderlane/orderlane/marketplace/lazada"
 	"github.com/orderlane/orderlane/marketplace/shopee"
 	"github.com/orderlane/orderlane/marketplace/tiktok"
@@ -392,7 +393,9 @@ func apiToken(cfg config.Config, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("server: generate API token: %w", err)
 	}
 	tok := "olt_" + hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	// Whole or not at all: a token file torn by a power cut would be read
+	// back as a shorter, weaker token.
+	if err := atomicfile.Write(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("server: store API token: %w", err)
 	}
 	// Printed once, to the terminal, never to the log.
