@@ -122,24 +122,35 @@ func (v *verifier) events(ctx context.Context, plan *orderPlan) ([]eventRecord, 
 
 // serverRSS reads process_resident_memory_bytes from the server's /metrics.
 func (v *verifier) serverRSS(ctx context.Context) float64 {
+	f, ok := v.metric(ctx, "process_resident_memory_bytes")
+	if !ok {
+		return 0
+	}
+	return float64(int(f/(1<<20)*10)) / 10
+}
+
+// metric reads one unlabelled sample from the server's /metrics; false
+// when there is none (no /metrics, as on the bare sink, or no such name).
+func (v *verifier) metric(ctx context.Context, name string) (float64, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.baseURL+"/metrics", nil)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err == nil {
-				return float64(int(f/(1<<20)*10)) / 10
-			}
+			return f, err == nil
 		}
 	}
-	return 0
+	return 0, false
 }

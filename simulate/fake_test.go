@@ -64,6 +64,8 @@ type fakeServer struct {
 	dupes       int // pushes whose key was applied before
 	stale       int // status events older than the status in force
 	rejected    atomic.Int64
+	// received counts push requests; /metrics reports 1 ms of CPU each.
+	received atomic.Int64
 }
 
 // newFakeServer starts a fake orderlane server; it is closed when the test
@@ -95,6 +97,10 @@ func newFakeServer(t *testing.T, dropFirst func(body []byte) bool) *fakeServer {
 	mux.HandleFunc("POST /webhooks/{platform}", f.push)
 	mux.HandleFunc("GET /api/v1/orders/{platform}/{shop_id}/{order_id}", f.getOrder)
 	mux.HandleFunc("GET /api/v1/orders/{platform}/{shop_id}/{order_id}/events", f.getEvents)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %g\nprocess_resident_memory_bytes 1.048576e+08\n",
+			float64(f.received.Load())/1000)
+	})
 	f.Server = httptest.NewServer(mux)
 	go f.apply()
 	t.Cleanup(func() {
@@ -106,6 +112,7 @@ func newFakeServer(t *testing.T, dropFirst func(body []byte) bool) *fakeServer {
 }
 
 func (f *fakeServer) push(w http.ResponseWriter, r *http.Request) {
+	f.received.Add(1)
 	p := order.Platform(r.PathValue("platform"))
 	verifier, ok := f.verifiers[p]
 	if !ok {

@@ -73,6 +73,13 @@ type Report struct {
 	// ServerRSSMiB is the server's resident memory after the run, from its
 	// /metrics (0 when not available).
 	ServerRSSMiB float64 `json:"server_rss_mib"`
+	// ServerCPUPerPushUS is the server's CPU time during the send phase
+	// (process_cpu_seconds_total from its /metrics, before and after)
+	// per accepted push, in microseconds, and ServerCPUCores the same as
+	// cores in use; it includes what the server applied meanwhile. 0 when
+	// not available.
+	ServerCPUPerPushUS float64 `json:"server_cpu_us_per_push"`
+	ServerCPUCores     float64 `json:"server_cpu_cores"`
 
 	// OrdersCorrect and OrdersWrong split Orders by whether the query API
 	// finally showed the expected status and platform status.
@@ -198,6 +205,9 @@ func (r Report) WriteText(w io.Writer) error {
 		p("receive to apply ms\tp50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%d events)\n", a.P50, a.P90, a.P99, a.P999, a.Max, r.EventsChecked)
 		p("ordering violations\t%d\n", r.OrderingViolations)
 		p("acked but missing\t%d\n", r.MissingEvents)
+	}
+	if r.ServerCPUPerPushUS > 0 {
+		p("server CPU\t%.0f µs per accepted push during the send (%.2f cores)\n", r.ServerCPUPerPushUS, r.ServerCPUCores)
 	}
 	if r.ServerRSSMiB > 0 {
 		p("server RSS\t%.1f MiB\n", r.ServerRSSMiB)

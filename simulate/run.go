@@ -54,6 +54,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	defer prog.close()
 
 	s := &sender{client: client, baseURL: o.BaseURL, stats: stats}
+	cpu0, cpuOK := v.metric(ctx, "process_cpu_seconds_total")
 	start := time.Now()
 	var latencies []time.Duration
 	if o.Rate > 0 {
@@ -81,6 +82,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		rep.AcceptedPerSec = math.Round(float64(rep.Accepted)/d*10) / 10
 	}
 	rep.AckLatencyMS = latencyOf(latencies)
+	if cpu1, ok := v.metric(ctx, "process_cpu_seconds_total"); cpuOK && ok && rep.Accepted > 0 && rep.SendSeconds > 0 {
+		used := cpu1 - cpu0
+		rep.ServerCPUPerPushUS = math.Round(used/float64(rep.Accepted)*1e7) / 10
+		rep.ServerCPUCores = math.Round(used/rep.SendSeconds*100) / 100
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}

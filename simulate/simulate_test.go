@@ -74,6 +74,12 @@ func TestRunAllCorrect(t *testing.T) {
 	if len(rep.Platforms) != 3 {
 		t.Fatalf("platforms = %+v", rep.Platforms)
 	}
+	// The fake reports 1 ms of CPU per push request it received: retries
+	// and duplicates included, so at least 1,000 µs per accepted push.
+	if rep.ServerCPUPerPushUS < 1000 || rep.ServerCPUPerPushUS > 1100 || rep.ServerCPUCores <= 0 || rep.ServerRSSMiB != 100 {
+		t.Fatalf("server CPU %v µs per push, %v cores, RSS %v MiB; want ~1000 µs (the fake's), >0 cores, 100 MiB",
+			rep.ServerCPUPerPushUS, rep.ServerCPUCores, rep.ServerRSSMiB)
+	}
 	sum := 0
 	for i, pr := range rep.Platforms {
 		if pr.Platform != string(order.Platforms[i]) || pr.Orders != 20 || pr.OrdersCorrect != 20 || pr.Accepted != pr.PushesSent {
@@ -105,7 +111,7 @@ func TestRunAllCorrect(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"shopee", "lazada", "tiktok", "orders correct", "ack latency ms", "result", "OK"} {
+	for _, want := range []string{"shopee", "lazada", "tiktok", "orders correct", "ack latency ms", "server CPU", "result", "OK"} {
 		if !strings.Contains(text.String(), want) {
 			t.Fatalf("WriteText lacks %q:\n%s", want, text.String())
 		}
