@@ -17,8 +17,9 @@ import (
 	"github.com/orderlane/orderlane/cache/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	t.Parallel()
+// startJS starts an embedded server for the test and returns its client.
+func startJS(t *testing.T) natsjs.JetStream {
+	t.Helper()
 	e, err := jetstream.StartEmbedded(jetstream.EmbeddedConfig{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,12 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	js := startJS(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) cache.Store {
 		s, err := natskv.New(context.Background(), js, natskv.Config{Bucket: fmt.Sprintf("test%d", n.Add(1))})
@@ -42,17 +49,8 @@ func TestConformance(t *testing.T) {
 // which is what the server holds an index entry in memory for.
 func TestCollectorCountsLiveKeys(t *testing.T) {
 	t.Parallel()
-	e, err := jetstream.StartEmbedded(jetstream.EmbeddedConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	js, err := natsjs.New(e.Conn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	s, err := natskv.New(ctx, js, natskv.Config{Bucket: "gauge"})
+	s, err := natskv.New(ctx, startJS(t), natskv.Config{Bucket: "gauge"})
 	if err != nil {
 		t.Fatal(err)
 	}
