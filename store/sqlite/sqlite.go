@@ -278,10 +278,7 @@ type statements struct {
 
 func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 	var s statements
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
+	err := prepareAll(ctx, db, []toPrepare{
 		{&s.savepoint, "SAVEPOINT op"},
 		{&s.rollbackTo, "ROLLBACK TO op"},
 		{&s.release, "RELEASE op"},
@@ -293,14 +290,26 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 		{&s.upsertDetail, upsertDetailSQL},
 		{&s.loadShop, loadShopSQL},
 		{&s.upsertShop, upsertShopSQL},
-	} {
+	})
+	return s, err
+}
+
+// toPrepare is one statement to prepare and where to keep it.
+type toPrepare struct {
+	dst **sql.Stmt
+	sql string
+}
+
+// prepareAll prepares each statement on db into its dst.
+func prepareAll(ctx context.Context, db *sql.DB, ps []toPrepare) error {
+	for _, p := range ps {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
-			return s, fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
+			return fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
 		}
 		*p.dst = st
 	}
-	return s, nil
+	return nil
 }
 
 // reads are the read pool's prepared statements.
@@ -310,20 +319,11 @@ type reads struct {
 
 func prepareReads(ctx context.Context, db *sql.DB) (reads, error) {
 	var r reads
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
+	err := prepareAll(ctx, db, []toPrepare{
 		{&r.getOrder, getOrderSQL},
 		{&r.events, eventsSQL},
-	} {
-		st, err := db.PrepareContext(ctx, p.sql)
-		if err != nil {
-			return r, fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
-		}
-		*p.dst = st
-	}
-	return r, nil
+	})
+	return r, err
 }
 
 // txn is the shared transaction one write runs in.
