@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orderlane/orderlane/internal/atomicfile"
 )
 
 // Scope is what a token may do.
@@ -235,8 +237,9 @@ func (s *Store) Revoke(id string) (Token, error) {
 	return gone, err
 }
 
-// update rewrites the file under the lock, atomically (a temporary file
-// renamed over it), so a reader sees the old or the new file, never half.
+// update rewrites the file under the lock, atomically and durably
+// (atomicfile.Write), so a reader, or a restart after a power cut, sees the
+// old or the new file, never half.
 func (s *Store) update(change func([]Token) ([]Token, error)) error {
 	unlock, err := lockFile(filepath.Join(s.dir, FileName+".lock"))
 	if err != nil {
@@ -254,27 +257,7 @@ func (s *Store) update(change func([]Token) ([]Token, error)) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, FileName+".*")
-	if err != nil {
-		return fmt.Errorf("apitoken: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("apitoken: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("apitoken: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("apitoken: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("apitoken: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
+	if err := atomicfile.Write(s.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("apitoken: %w", err)
 	}
 	return nil
